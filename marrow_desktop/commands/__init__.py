@@ -1,0 +1,18 @@
+"""Sub-commands of `marrow`: each module has add_parser(subparsers) and run(args).
+
+Modules here import only argparse-level code at import time, so `marrow --help` stays instant;
+numpy-heavy, torch and Qt imports happen inside run().
+"""
+
+from marrow_desktop.commands import (
+    classify,
+    data,
+    eda,
+    evaluate,
+    export,
+    gui,
+    qc,
+    train,
+)
+
+COMMANDS = (classify, qc, gui, train, evaluate, export, eda, data)

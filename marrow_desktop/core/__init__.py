@@ -1,0 +1,1 @@
+"""Pure Python + numpy/OpenCV/Pillow layer: no Qt, no torch."""

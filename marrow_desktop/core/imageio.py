@@ -1,0 +1,98 @@
+"""Robust image loading: any common microscopy export becomes an 8-bit RGB numpy array."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from marrow_desktop.core.errors import ImageLoadError
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+)
+#: Largest image accepted (pixels); single-cell crops are far smaller. Guards decompression bombs.
+MAX_PIXELS = 40_000_000
+
+# Pillow's own bomb check warns/raises at other limits; ours is checked first and explicitly.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """Decoded pixels plus what the file was before conversion."""
+
+    rgb: np.ndarray  # H x W x 3, uint8, C-contiguous
+    source_mode: str  # Pillow mode of the file, e.g. "RGB", "L", "I;16", "CMYK"
+    source_format: str  # "JPEG", "PNG", ...
+
+
+def is_image_path(path: str | Path) -> bool:
+    """File-type check by extension (case-insensitive)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """Read a file, turning OS errors into a per-file ImageLoadError."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise ImageLoadError(f"{path}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise ImageLoadError(f"{path}: is a directory") from exc
+    except OSError as exc:
+        raise ImageLoadError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Load a file from disk as 8-bit RGB; raises ImageLoadError naming the file and the reason."""
+    return decode_image(read_bytes(path), name=str(path), max_pixels=max_pixels)
+
+
+def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Decode image bytes as 8-bit RGB with EXIF orientation applied."""
+    if not data:
+        raise ImageLoadError(f"{name}: empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageLoadError(
+                    f"{name}: image too large ({width}x{height} pixels, limit {max_pixels:,})"
+                )
+            if width < 1 or height < 1:
+                raise ImageLoadError(f"{name}: image has no pixels")
+            source_mode, source_format = image.mode, image.format or "unknown"
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+            rgb = _to_rgb8(image)
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(f"{name}: not an image or unsupported format") from exc
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageLoadError(f"{name}: corrupt or truncated image ({exc})") from exc
+    return LoadedImage(np.ascontiguousarray(rgb), source_mode, source_format)
+
+
+def _to_rgb8(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to an H x W x 3 uint8 array."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if values.max(initial=0) > 255 else 255.0
+        gray = np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    if mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image)

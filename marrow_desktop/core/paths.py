@@ -1,0 +1,43 @@
+"""The one place that knows where bundled resources and models live (source tree or frozen app)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+MODEL_DIR_ENV = "MARROW_MODELS_DIR"
+
+
+def app_root() -> Path:
+    """Folder holding `resources/` and `models/`: the PyInstaller bundle or the source checkout."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        return Path(frozen_root)
+    return Path(__file__).resolve().parents[2]
+
+
+def is_frozen() -> bool:
+    """True when running from a PyInstaller bundle."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def resources_dir() -> Path:
+    """Bundled icons, style and sample images."""
+    return app_root() / "resources"
+
+
+def samples_dir() -> Path:
+    """Bundled sample cell images (see resources/samples/CREDITS.md)."""
+    return resources_dir() / "samples"
+
+
+def models_dir() -> Path:
+    """Bundled model folder, or the folder named by $MARROW_MODELS_DIR."""
+    override = os.environ.get(MODEL_DIR_ENV)
+    return Path(override) if override else app_root() / "models"
+
+
+def default_model_path() -> Path:
+    """Metadata file of the default shipped model."""
+    return models_dir() / "rexnet150_matek7.json"

@@ -1,0 +1,41 @@
+"""The one preprocessing path: used by training, export, and both inference backends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from marrow_desktop.core.model_spec import ModelSpec
+
+_INTERPOLATION = {
+    "area": cv2.INTER_AREA,
+    "bilinear": cv2.INTER_LINEAR,
+    "bicubic": cv2.INTER_CUBIC,
+}
+
+
+def resize_to_input(rgb: np.ndarray, size: int, interpolation: str = "area") -> np.ndarray:
+    """Resize a whole H x W x 3 uint8 image to size x size (cells are centred: no crop)."""
+    if rgb.shape[0] == size and rgb.shape[1] == size:
+        return rgb
+    flag = _INTERPOLATION[interpolation]
+    if flag == cv2.INTER_AREA and (rgb.shape[0] < size or rgb.shape[1] < size):
+        flag = cv2.INTER_LINEAR  # INTER_AREA is meant for shrinking
+    return cv2.resize(rgb, (size, size), interpolation=flag)
+
+
+def normalize(batch_uint8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """N x H x W x 3 uint8 -> N x 3 x H x W float32, (x/255 - mean) / std."""
+    scale = np.asarray(std, dtype=np.float32) * 255.0
+    offset = np.asarray(mean, dtype=np.float32) * 255.0
+    out = (batch_uint8.astype(np.float32) - offset) / scale
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+def preprocess(images: Sequence[np.ndarray], spec: ModelSpec) -> np.ndarray:
+    """Decoded RGB images -> the model's float32 N x 3 x S x S input tensor."""
+    size = spec.input_size
+    batch = np.stack([resize_to_input(img, size, spec.interpolation) for img in images])
+    return normalize(batch, spec.mean, spec.std)

@@ -1,0 +1,1 @@
+"""Classifier protocol and its backends (ONNX Runtime on CPU, PyTorch on GPU)."""

@@ -1,0 +1,47 @@
+"""The Classifier protocol shared by the ONNX Runtime and PyTorch backends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from marrow_desktop.core.model_spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Probabilities of one image and the CAM of one target class at the model's input size."""
+
+    probabilities: np.ndarray  # K float32, temperature applied
+    class_index: int  # the class the CAM explains
+    cam: np.ndarray  # input_size x input_size float32 in [0, 1]
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """What the CLI, batch runner and GUI need from a backend."""
+
+    spec: ModelSpec
+    backend: str  # "onnx" or "torch"
+
+    @property
+    def device_name(self) -> str:
+        """Where inference runs, for the status bar and reports."""
+        ...
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Decoded RGB uint8 images -> N x K calibrated probabilities (float32)."""
+        ...
+
+    def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
+        """Probabilities and the Grad-CAM/CAM map for one image (default: the top class)."""
+        ...
+
+
+def top_k(probabilities: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
+    """The k most probable (class index, probability) pairs, best first."""
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    return [(int(i), float(probabilities[i])) for i in order]

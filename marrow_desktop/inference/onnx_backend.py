@@ -1,0 +1,82 @@
+"""ONNX Runtime backend for CPUs: batched inference and CAM computed in numpy, no torch."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from marrow_desktop.core.cam import class_activation_map
+from marrow_desktop.core.errors import ModelFileError
+from marrow_desktop.core.metrics import softmax
+from marrow_desktop.core.model_spec import ModelSpec
+from marrow_desktop.core.preprocess import preprocess
+from marrow_desktop.inference.classifier import Explanation
+
+OUTPUTS = ("logits", "features", "classifier_weight")
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """CPU session settings: all graph optimisations, intra-op threads = cores, sequential."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
+class OnnxClassifier:
+    """Classifier backed by an exported two-output (logits, features) ONNX graph."""
+
+    backend = "onnx"
+
+    def __init__(self, spec: ModelSpec, threads: int | None = None, verify: bool = True) -> None:
+        self.spec = spec
+        path = spec.weight_file("onnx", verify=verify)
+        self.threads = threads or os.cpu_count() or 1
+        try:
+            self.session = ort.InferenceSession(
+                str(path), sess_options=session_options(self.threads),
+                providers=["CPUExecutionProvider"],
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelFileError(f"{path}: ONNX Runtime cannot load the model ({exc})") from exc
+        names = [o.name for o in self.session.get_outputs()]
+        if names[:3] != list(OUTPUTS):
+            raise ModelFileError(f"{path}: expected outputs {OUTPUTS}, found {names}")
+        self.input_name = self.session.get_inputs()[0].name
+        probe = np.zeros((1, 3, spec.input_size, spec.input_size), np.float32)
+        logits, _, weight = self.session.run(None, {self.input_name: probe})
+        if logits.shape[1] != spec.num_classes:
+            raise ModelFileError(
+                f"{path}: model has {logits.shape[1]} outputs, metadata lists "
+                f"{spec.num_classes} classes"
+            )
+        self.fc_weight = np.asarray(weight, dtype=np.float32)
+
+    @property
+    def device_name(self) -> str:
+        return f"CPU (ONNX Runtime {ort.__version__}, {self.threads} threads)"
+
+    def run(self, batch: np.ndarray, with_features: bool = False) -> tuple[np.ndarray, ...]:
+        """Raw session call on a preprocessed N x 3 x S x S batch: logits (and features)."""
+        wanted = list(OUTPUTS[:2]) if with_features else [OUTPUTS[0]]
+        return tuple(self.session.run(wanted, {self.input_name: batch}))
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        if not len(images):
+            return np.zeros((0, self.spec.num_classes), np.float32)
+        (logits,) = self.run(preprocess(images, self.spec))
+        return softmax(logits, self.spec.temperature)
+
+    def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
+        logits, features = self.run(preprocess([image], self.spec), with_features=True)
+        probs = softmax(logits, self.spec.temperature)[0]
+        index = int(np.argmax(probs)) if class_index is None else int(class_index)
+        size = (self.spec.input_size, self.spec.input_size)
+        cam = class_activation_map(features[0], self.fc_weight, index, size)
+        return Explanation(probs, index, cam)

@@ -1,0 +1,69 @@
+"""PyTorch backend (GPU when available): timm model + pytorch-grad-cam's GradCAM."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from marrow_desktop.core.errors import ModelFileError
+from marrow_desktop.core.metrics import softmax
+from marrow_desktop.core.model_spec import ModelSpec
+from marrow_desktop.core.preprocess import preprocess
+from marrow_desktop.inference.classifier import Explanation
+from marrow_desktop.inference.torch_model import create_model, load_weights
+
+
+def cam_target_layer(model: torch.nn.Module) -> torch.nn.Module:
+    """The last feature block (its output is what the pooled classifier sees)."""
+    features = getattr(model, "features", None)
+    if isinstance(features, torch.nn.Sequential) and len(features):
+        return features[-1]
+    raise ModelFileError(f"{type(model).__name__}: no 'features' block to compute Grad-CAM on")
+
+
+class TorchClassifier:
+    """Classifier running a timm model in fp32 on CUDA (or the CPU when asked)."""
+
+    backend = "torch"
+
+    def __init__(self, spec: ModelSpec, device: str = "auto", verify: bool = True) -> None:
+        self.spec = spec
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        model = create_model(spec.architecture, spec.num_classes)
+        load_weights(model, spec.weight_file("torch", verify=verify))
+        self.model = model.to(self.device).eval()
+        self._grad_cam = None
+
+    @property
+    def device_name(self) -> str:
+        if self.device.type == "cuda":
+            return f"GPU ({torch.cuda.get_device_name(self.device)}, PyTorch {torch.__version__})"
+        return f"CPU (PyTorch {torch.__version__}, {torch.get_num_threads()} threads)"
+
+    def _tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(preprocess(images, self.spec)).to(self.device)
+
+    @torch.inference_mode()
+    def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self.model(self._tensor(images)).float().cpu().numpy()
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        if not len(images):
+            return np.zeros((0, self.spec.num_classes), np.float32)
+        return softmax(self.logits(images), self.spec.temperature)
+
+    def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
+        from pytorch_grad_cam import GradCAM
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+        probs = self.predict([image])[0]
+        index = int(np.argmax(probs)) if class_index is None else int(class_index)
+        if self._grad_cam is None:
+            self._grad_cam = GradCAM(model=self.model, target_layers=[cam_target_layer(self.model)])
+        cam = self._grad_cam(input_tensor=self._tensor([image]),
+                             targets=[ClassifierOutputTarget(index)])[0]
+        return Explanation(probs, index, np.asarray(cam, dtype=np.float32))

@@ -1,0 +1,1 @@
+"""Data sets, training, evaluation, export and exploratory reports (needs the [torch] extra)."""

@@ -1,0 +1,364 @@
+"""`marrow train`: train a timm classifier on a class-folder data set or a data pack."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from marrow_desktop import __version__
+from marrow_desktop.core.errors import ImageLoadError, MarrowError
+from marrow_desktop.core.hashing import sha256_file
+from marrow_desktop.core.imageio import decode_image, load_image
+from marrow_desktop.core.metrics import class_report
+from marrow_desktop.core.model_spec import ModelSpec
+from marrow_desktop.core.preprocess import resize_to_input
+from marrow_desktop.inference.torch_model import create_model, load_weights, save_weights
+from marrow_desktop.training.augment import augment, normalize_tensor, to_float
+from marrow_desktop.training.dataset import (
+    Dataset,
+    DatasetError,
+    explicit_split,
+    load_dataset,
+    split_by_blocks,
+    write_split,
+)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as config.json in the run directory."""
+
+    dataset: str
+    out: str
+    architecture: str = "rexnet_150"
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: int = 2
+    input_size: int = 224
+    start_size: int = 0  # > 0: progressive resizing from this size up to input_size
+    val_fraction: float = 0.1
+    label_smoothing: float = 0.1
+    ema_decay: float = 0.999  # 0 disables the weight moving average
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"  # auto: bf16 on CUDA, off on CPU; or "bf16" / "off"
+    init: str = ""
+    name: str = ""
+    max_cache_gb: float = 12.0
+
+    @classmethod
+    def from_json(cls, path: Path) -> TrainConfig:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MarrowError("--device cuda was asked for but no CUDA GPU is available")
+    return device
+
+
+def hardware_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def decode_all(dataset: Dataset, indices: list[int], size: int,
+               max_gb: float) -> tuple[np.ndarray, np.ndarray, list[int], list[str]]:
+    """Decode and resize (the shared preprocessing) every image once; unreadable ones skipped."""
+    need_gb = len(indices) * size * size * 3 / 1e9
+    if need_gb > max_gb:
+        raise DatasetError(
+            f"{len(indices)} images at {size} px need {need_gb:.1f} GB of memory "
+            f"(limit --max-cache-gb {max_gb}); pack the data set smaller or raise the limit"
+        )
+    images = np.empty((len(indices), size, size, 3), dtype=np.uint8)
+    labels = np.empty(len(indices), dtype=np.int64)
+    kept: list[int] = []
+    skipped: list[str] = []
+    for index in tqdm(indices, desc="decoding", unit="img", leave=False, file=sys.stderr):
+        sample = dataset.samples[index]
+        try:
+            rgb = (decode_image(sample.data, sample.source) if sample.data is not None
+                   else load_image(sample.source)).rgb
+        except ImageLoadError as exc:
+            skipped.append(str(exc))
+            continue
+        images[len(kept)] = resize_to_input(rgb, size)
+        labels[len(kept)] = sample.label
+        kept.append(index)
+    return images[: len(kept)], labels[: len(kept)], kept, skipped
+
+
+def epoch_size(config: TrainConfig, epoch: int) -> int:
+    """Training resolution of an epoch: ramps from start_size to input_size over 75% of epochs."""
+    if config.start_size <= 0 or config.start_size >= config.input_size:
+        return config.input_size
+    ramp = max(1, int(config.epochs * 0.75) - 1)
+    t = min(1.0, epoch / ramp)
+    size = config.start_size + t * (config.input_size - config.start_size)
+    return int(round(size / 8) * 8)
+
+
+def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Linear warm-up then cosine decay to 1% of the peak."""
+    total = config.epochs * steps_per_epoch
+    warm = config.warmup_epochs * steps_per_epoch
+    if step < warm:
+        return config.lr * (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, images: np.ndarray, mean, std, device: torch.device,
+                   amp: bool, batch: int = 128) -> np.ndarray:
+    """Logits for uint8 N x S x S x 3 images (already resized by the shared preprocessing)."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch):
+        x = to_float(torch.from_numpy(images[start:start + batch]).to(device))
+        x = normalize_tensor(x, mean, std).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            out.append(model(x).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
+def _write_metrics(path: Path, history: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    """The original project's learning curves: loss, accuracy, F1; train vs validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, key, title in zip(axes, ("loss", "acc", "f1"), ("Loss", "Accuracy", "Macro-F1")):
+        ax.plot(epochs, [h[f"train_{key}"] for h in history], label="train")
+        ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _spec_for(config: TrainConfig, classes: list[str], weights: Path, info: dict) -> ModelSpec:
+    return ModelSpec(
+        name=config.name or f"{config.architecture}_{Path(config.dataset).stem}",
+        architecture=config.architecture,
+        classes=tuple(classes),
+        input_size=config.input_size,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        version=__version__,
+        files={"torch": weights.name},
+        sha256={"torch": sha256_file(weights)},
+        info=info,
+    )
+
+
+def zero_init_classifier(model: torch.nn.Module) -> None:
+    """Start from-scratch runs with a zero classifier: uniform predictions, loss log(K)."""
+    head = model.get_classifier()
+    if isinstance(head, torch.nn.Linear):
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
+
+
+def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) -> Path:
+    """Run (or resume) a training run; returns the run directory."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "last.pt"
+    if resume:
+        if not state_path.is_file():
+            raise MarrowError(f"{state_path}: nothing to resume")
+        config = TrainConfig.from_json(out / "config.json")
+        if epochs:
+            config.epochs = epochs  # extend (or shorten) a run when resuming
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    device = resolve_device(config.device)
+    amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda")
+
+    split = explicit_split(config.dataset)
+    if split:
+        dataset, train_idx, val_idx = split
+        split_rule = "explicit train/ and val/ folders"
+    else:
+        dataset = load_dataset(config.dataset)
+        train_idx, val_idx = split_by_blocks(dataset, config.val_fraction)
+        split_rule = f"last {config.val_fraction:.0%} of each class by file number"
+    if not train_idx or not val_idx:
+        raise DatasetError(f"{config.dataset}: too few images to split into train and validation")
+    write_split(out / "split.csv", dataset, train_idx, val_idx)
+    for warning in dataset.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+    x_train, y_train, _, skipped = decode_all(dataset, train_idx, config.input_size,
+                                              config.max_cache_gb)
+    x_val, y_val, _, skipped_val = decode_all(dataset, val_idx, config.input_size,
+                                              config.max_cache_gb)
+    skipped += skipped_val
+    (out / "skipped.txt").write_text("".join(f"{s}\n" for s in skipped), encoding="utf-8")
+    if skipped:
+        print(f"warning: skipped {len(skipped)} unreadable images (see skipped.txt)",
+              file=sys.stderr)
+    num_classes = len(dataset.classes)
+
+    model = create_model(config.architecture, num_classes)
+    if config.init:
+        load_weights(model, config.init, strict=False)
+    else:
+        zero_init_classifier(model)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    ema = None
+    if config.ema_decay > 0:
+        from timm.utils import ModelEmaV3
+
+        ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[dict] = []
+    start_epoch, best_f1 = 0, -1.0
+    if resume:
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if ema is not None and "ema" in state:
+            ema.module.load_state_dict(state["ema"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = [
+            {k: int(v) if k in ("epoch", "size") else v for k, v in zip(state["history_keys"], row)}
+            for row in state["history"].tolist()
+        ]
+        start_epoch, best_f1 = int(state["epoch"]) + 1, float(state["best_f1"])
+        print(f"resuming at epoch {start_epoch + 1}", file=sys.stderr)
+
+    train_images = torch.from_numpy(x_train)
+    train_labels = torch.from_numpy(y_train)
+    if device.type == "cuda":
+        train_images, train_labels = train_images.to(device), train_labels.to(device)
+    steps_per_epoch = max(1, len(x_train) // config.batch_size)
+    counts = np.bincount(y_train, minlength=num_classes)
+    started = time.time() - (history[-1]["seconds"] if history else 0.0)
+
+    for epoch in range(start_epoch, config.epochs):
+        size = epoch_size(config, epoch)
+        model.train()
+        order = torch.randperm(len(x_train), generator=generator)
+        losses, preds, truth = [], [], []
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs} @{size}px",
+                   unit="batch", file=sys.stderr, leave=False)
+        for step in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(config, epoch * steps_per_epoch + step, steps_per_epoch)
+            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+            x = to_float(train_images[idx.to(train_images.device)])
+            y = train_labels[idx.to(train_labels.device)].to(device)
+            x = augment(x.to(device), size, generator)
+            x = normalize_tensor(x, IMAGENET_MEAN, IMAGENET_STD)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if ema is not None:
+                ema.update(model, step=epoch * steps_per_epoch + step)
+            losses.append(loss.item())
+            preds.append(logits.argmax(1).cpu())
+            truth.append(y.cpu())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        bar.close()
+        train_report = class_report(torch.cat(truth).numpy(), torch.cat(preds).numpy(),
+                                    num_classes)
+        eval_model = ema.module if ema is not None else model
+        val_logits = predict_logits(eval_model, x_val, IMAGENET_MEAN, IMAGENET_STD, device, amp)
+        val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(y_val)))
+        val_report = class_report(y_val, val_logits.argmax(1), num_classes)
+        row = {
+            "epoch": epoch + 1, "size": size, "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": float(np.mean(losses)), "train_acc": train_report.accuracy,
+            "train_f1": train_report.macro_f1, "val_loss": val_loss,
+            "val_acc": val_report.accuracy, "val_f1": val_report.macro_f1,
+            "seconds": time.time() - started,
+        }
+        history.append(row)
+        print(
+            f"epoch {epoch + 1}/{config.epochs} @{size}px  train loss {row['train_loss']:.3f} "
+            f"acc {row['train_acc']:.3f}  val loss {val_loss:.3f} acc {row['val_acc']:.3f} "
+            f"F1 {row['val_f1']:.3f}  [{row['seconds'] / 60:.1f} min]",
+            file=sys.stderr, flush=True,
+        )
+        _write_metrics(out / "metrics.csv", history)
+        plot_curves(history, out / "learning_curves.png")
+        info = {
+            "training": {
+                "dataset": str(config.dataset), "dataset_digest": dataset.digest(),
+                "classes_counts_train": {c: int(n) for c, n in zip(dataset.classes, counts)},
+                "train_images": len(x_train), "val_images": len(x_val), "split": split_rule,
+                "epochs": epoch + 1, "epochs_planned": config.epochs,
+                "input_size": config.input_size, "hardware": hardware_name(device),
+                "seconds": round(row["seconds"], 1), "marrow_version": __version__,
+                "torch_version": torch.__version__, "config": asdict(config),
+            },
+            "validation": {"accuracy": val_report.accuracy, "macro_f1": val_report.macro_f1,
+                           "balanced_accuracy": val_report.balanced_accuracy,
+                           "loss": val_loss, "epoch": epoch + 1},
+        }
+        weights = save_weights(eval_model, out / "last.safetensors")
+        _spec_for(config, dataset.classes, weights, info).save(out / "last.json")
+        if val_report.macro_f1 > best_f1:
+            best_f1 = val_report.macro_f1
+            weights = save_weights(eval_model, out / "best.safetensors")
+            _spec_for(config, dataset.classes, weights, info).save(out / "best.json")
+        keys = list(history[0])
+        state = {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "epoch": epoch, "best_f1": best_f1, "history_keys": keys,
+            "history": torch.tensor([[float(h[k]) for k in keys] for h in history],
+                                    dtype=torch.float64),
+        }
+        if ema is not None:
+            state["ema"] = ema.module.state_dict()
+        torch.save(state, out / "last.pt.tmp")
+        (out / "last.pt.tmp").replace(state_path)
+    return out

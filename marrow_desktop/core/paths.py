@@ -41,3 +41,22 @@ def models_dir() -> Path:
 def default_model_path() -> Path:
     """Metadata file of the default shipped model."""
     return models_dir() / "rexnet150_matek7.json"
+
+
+def user_data_dir() -> Path:
+    """Per-user folder for the results store ($MARROW_DATA_DIR overrides it)."""
+    override = os.environ.get("MARROW_DATA_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "marrow-desktop"
+
+
+def default_store_path() -> Path:
+    """The SQLite results store shared by the CLI and the GUI."""
+    return user_data_dir() / "results.sqlite"

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from marrow_desktop.core.discovery import natural_key
 from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.imageio import is_image_path
-
-_NUMBER = re.compile(r"(\d+)")
 
 
 class DatasetError(MarrowError):
@@ -49,11 +47,6 @@ class Dataset:
         for s in self.samples:
             h.update(f"{Path(s.source).name}\t{self.classes[s.label]}\n".encode())
         return h.hexdigest()[:16]
-
-
-def natural_key(name: str) -> list[object]:
-    """Sort key that orders 'BLA_9' before 'BLA_10'."""
-    return [int(part) if part.isdigit() else part.lower() for part in _NUMBER.split(name)]
 
 
 def scan_class_folders(root: str | Path, classes: Iterable[str] | None = None) -> Dataset:

@@ -1,0 +1,102 @@
+"""CSV reports: one row per image, written as results arrive, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from marrow_desktop.core.results import ImageResult
+
+BASE_COLUMNS = ["path", "status", "error", "predicted_class", "confidence", "top2_class",
+                "top2_confidence", "top3_class", "top3_confidence"]
+QUALITY_COLUMNS = ["brightness", "too_dark", "too_bright", "stain_ratio", "stain_present",
+                   "color_type", "laplacian_var", "blurry"]
+TAIL_COLUMNS = ["reviewed_class", "model_sha256"]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """Neutralise text a spreadsheet would run as a formula (prefix it with a quote)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def report_columns(classes: Sequence[str]) -> list[str]:
+    """Columns of a report for a model with these class codes (none: quality only)."""
+    return BASE_COLUMNS + [f"prob_{c}" for c in classes] + QUALITY_COLUMNS + TAIL_COLUMNS
+
+
+def _fmt(value: float, digits: int = 6) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:.{digits}f}"
+
+
+def result_row(result: ImageResult, classes: Sequence[str], reviewed: str = "") -> dict:
+    """One CSV row (column -> cell) for a result."""
+    row: dict[str, object] = dict.fromkeys(report_columns(classes), "")
+    row.update(path=result.path, status=result.status, error=result.error,
+               model_sha256=result.model_sha256, reviewed_class=reviewed)
+    top = result.top(3)
+    for rank, (code, prob) in enumerate(top, start=1):
+        prefix = "" if rank == 1 else f"top{rank}_"
+        row["predicted_class" if rank == 1 else f"{prefix}class"] = code
+        row["confidence" if rank == 1 else f"{prefix}confidence"] = _fmt(prob)
+    if result.probabilities is not None:
+        for code, prob in zip(result.classes, result.probabilities):
+            if f"prob_{code}" in row:
+                row[f"prob_{code}"] = _fmt(float(prob))
+    q = result.quality
+    if q is not None:
+        row.update(brightness=_fmt(q.brightness, 2), too_dark=int(q.too_dark),
+                   too_bright=int(q.too_bright), stain_ratio=_fmt(q.stain_ratio, 4),
+                   stain_present=int(q.stain_present), color_type=q.color_type,
+                   laplacian_var=_fmt(q.laplacian_var, 3), blurry=int(q.blurry))
+    return {k: safe_cell(v) for k, v in row.items()}
+
+
+class ReportWriter:
+    """Appends rows to a CSV report and flushes each one, so an interrupted run keeps its rows.
+
+    Opening an existing report with the same columns continues it (`done` holds its ok paths);
+    a report with other columns is an error rather than being overwritten.
+    """
+
+    def __init__(self, path: str | Path, classes: Sequence[str], resume: bool = True) -> None:
+        self.path = Path(path)
+        self.columns = report_columns(classes)
+        self.classes = tuple(classes)
+        self.done: set[str] = set()
+        exists = resume and self.path.is_file() and self.path.stat().st_size > 0
+        if exists:
+            with open(self.path, newline="", encoding="utf-8-sig") as handle:
+                reader = csv.DictReader(handle)
+                if reader.fieldnames != self.columns:
+                    raise ValueError(
+                        f"{self.path}: existing report has other columns (another model?); "
+                        "choose another output file"
+                    )
+                self.done = {r["path"] for r in reader if r.get("status") == "ok"}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle: TextIO = open(  # noqa: SIM115 - closed in close()
+            self.path, "a" if exists else "w", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._handle, fieldnames=self.columns)
+        if not exists:
+            self._writer.writeheader()
+            self._handle.flush()
+
+    def write(self, result: ImageResult, reviewed: str = "") -> None:
+        self._writer.writerow(result_row(result, self.classes, reviewed))
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,54 @@
+"""Per-image results: what the batch runner yields, the store keeps and the reports write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from marrow_desktop.core.quality import QualityMetrics
+
+
+@dataclass
+class ImageResult:
+    """Outcome for one image: quality metrics and class probabilities, or an error."""
+
+    path: str
+    status: str = "ok"  # "ok" or "error"
+    error: str = ""
+    content_sha256: str = ""
+    model_sha256: str = ""
+    classes: tuple[str, ...] = ()
+    probabilities: np.ndarray | None = None  # K float32, calibrated
+    quality: QualityMetrics | None = None
+    from_store: bool = False  # restored instead of computed
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def classified(self) -> bool:
+        return self.ok and self.probabilities is not None
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The k most probable (class code, probability) pairs, best first."""
+        if self.probabilities is None:
+            return []
+        order = np.argsort(-self.probabilities, kind="stable")[:k]
+        return [(self.classes[i], float(self.probabilities[i])) for i in order]
+
+    @property
+    def predicted_class(self) -> str:
+        top = self.top(1)
+        return top[0][0] if top else ""
+
+    @property
+    def confidence(self) -> float:
+        top = self.top(1)
+        return top[0][1] if top else float("nan")
+
+    @classmethod
+    def failed(cls, path: str, error: str, content_sha256: str = "") -> ImageResult:
+        return cls(path=path, status="error", error=error, content_sha256=content_sha256)

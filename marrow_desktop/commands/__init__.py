@@ -12,7 +12,8 @@ from marrow_desktop.commands import (
     export,
     gui,
     qc,
+    selftest,
     train,
 )
 
-COMMANDS = (classify, qc, gui, train, evaluate, export, eda, data)
+COMMANDS = (classify, qc, gui, train, evaluate, export, eda, data, selftest)

@@ -60,3 +60,12 @@ def user_data_dir() -> Path:
 def default_store_path() -> Path:
     """The SQLite results store shared by the CLI and the GUI."""
     return user_data_dir() / "results.sqlite"
+
+
+def bundle_flavour() -> str:
+    """'cpu' or 'gpu' for a PyInstaller bundle (by whether torch was bundled), else 'source'."""
+    if not is_frozen():
+        return "source"
+    import importlib.util
+
+    return "gpu" if importlib.util.find_spec("torch") is not None else "cpu"

@@ -91,9 +91,14 @@ def export_onnx(checkpoint: str | Path, out: str | Path, parity_images: list[np.
 
     onnx_path = stem.with_suffix(".onnx")
     dummy = torch.zeros(1, 3, source.input_size, source.input_size)
+    # PRESERVE (model in eval mode) keeps BatchNorm unfused: folding it into the convolutions
+    # here and then rounding the fused weights to fp16 moved logits by ~4e-3 on a trained model;
+    # ONNX Runtime fuses Conv+BN itself, in fp32, when it loads the graph.
     torch.onnx.export(
-        _CamGraph(model), (dummy,), str(onnx_path), input_names=["image"],
+        _CamGraph(model).eval(), (dummy,), str(onnx_path), input_names=["image"],
         output_names=list(OUTPUTS), opset_version=opset, dynamo=False,
+        do_constant_folding=False,  # keep BN separate: folded weights would not be fp16-exact
+        training=torch.onnx.TrainingMode.PRESERVE,
         dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
     )
     _finish_graph(onnx_path)

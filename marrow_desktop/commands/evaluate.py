@@ -1,4 +1,4 @@
-"""`marrow evaluate` (being written: see the issue tracker)."""
+"""`marrow evaluate MODEL DATASET -o DIR`: accuracy, per-class metrics, confusion, calibration."""
 
 from __future__ import annotations
 
@@ -6,9 +6,54 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="(not yet available)")
+    p = sub.add_parser(
+        "evaluate", help="evaluate a model on a labelled data set (metrics, confusion, "
+        "calibration)",
+        description="MODEL is model metadata (.json: a training checkpoint such as RUN/best.json, "
+        "or an exported model; or the .onnx beside its .json). DATASET is a class-folder set, a "
+        ".npz pack, or omitted with --split RUN/split.csv (the run's own data set). Data-set "
+        "classes are matched to the model's classes by code.",
+    )
+    p.add_argument("model", help="model metadata .json (or .onnx / .safetensors beside it)")
+    p.add_argument("dataset", nargs="?", default=None,
+                   help="class-folder data set or .npz pack (default with --split: the run's)")
+    p.add_argument("-o", "--out", required=True, help="report folder (created)")
+    p.add_argument("--split", default=None, help="a training run's split.csv")
+    p.add_argument("--subset", choices=("train", "val", "all"), default=None,
+                   help="which images: with --split or ROOT/train+val folders default val; on a "
+                   "plain class-folder set train/val is the last-block split of `marrow train`")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="validation fraction for --subset on a plain class-folder set")
+    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                   help="auto: ONNX Runtime when the model has an .onnx file, else PyTorch")
+    p.add_argument("--tta", action="store_true",
+                   help="average probabilities over 8 flips/rotations")
+    p.add_argument("--fit-temperature", action="store_true",
+                   help="fit the softmax temperature on these (validation) images and store it "
+                   "in the model metadata")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("marrow evaluate")
+    from marrow_desktop.training.evaluate import evaluate
+
+    ev = evaluate(args.model, args.dataset, args.out, split=args.split, subset=args.subset,
+                  backend=args.backend, tta=args.tta, fit=args.fit_temperature,
+                  threads=args.threads, batch_size=args.batch_size,
+                  val_fraction=args.val_fraction, show_progress=not args.no_progress)
+    r = ev.report
+    print(f"{ev.spec.name} on {ev.description}: {len(ev.y_true)} images"
+          + (f", {len(ev.skipped)} unreadable skipped" if ev.skipped else "")
+          + f" [{ev.backend}{', TTA x8' if ev.tta else ''}]")
+    print(f"accuracy {r.accuracy:.4f}  balanced accuracy {r.balanced_accuracy:.4f}  "
+          f"macro-F1 {r.macro_f1:.4f}  ECE {ev.ece:.4f}  NLL {ev.nll:.4f}")
+    if ev.calibration:
+        c = ev.calibration
+        print(f"temperature {c['temperature_before']:.3f} -> {c['temperature']:.3f}: "
+              f"ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}, "
+              f"NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f}; stored in {ev.spec.path}")
+    print(f"report: {args.out}/report.md")
+    return 0

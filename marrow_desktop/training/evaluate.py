@@ -1,0 +1,430 @@
+"""`marrow evaluate`: a model on a labelled data set, with per-class metrics and calibration.
+
+The data set's class folders are matched to the model's classes by class code. Outputs in the
+report folder: metrics.json, per_class.csv, confusion_matrix(.csv/_normalized.csv/.png),
+reliability.png, predictions.csv, report.md (and skipped.txt for unreadable images).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from marrow_desktop.core.errors import ImageLoadError, MarrowError
+from marrow_desktop.core.metrics import (
+    ClassReport,
+    class_report,
+    expected_calibration_error,
+    reliability_bins,
+    softmax,
+)
+from marrow_desktop.core.model_spec import ModelSpec
+from marrow_desktop.core.preprocess import preprocess
+from marrow_desktop.core.taxonomy import full_name
+from marrow_desktop.inference.classifier import Classifier
+from marrow_desktop.training.dataset import (
+    Dataset,
+    DatasetError,
+    Sample,
+    explicit_split,
+    load_dataset,
+    split_by_blocks,
+)
+from marrow_desktop.training.loading import load_sample, progress
+
+SUBSETS = ("train", "val", "all")
+N_BINS = 15
+
+
+# ---------------------------------------------------------------------------- which images
+
+
+def _name(source: str) -> str:
+    """File name of a sample source ('pack.npz:BLA/BLA_00001.jpg' -> 'BLA_00001.jpg')."""
+    return Path(source.replace("\\", "/")).name
+
+
+def read_split(path: str | Path) -> list[tuple[str, str, str]]:
+    """Rows (split, class, source) of a training run's split.csv."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = [(r["split"], r["class"], r["source"]) for r in csv.DictReader(handle)]
+    except (OSError, KeyError, csv.Error) as exc:
+        raise DatasetError(f"{path}: not a split.csv written by `marrow train` ({exc})") from exc
+    return rows
+
+
+def _load_with_split(dataset: str | Path) -> tuple[Dataset, list[int], list[int]] | None:
+    return explicit_split(dataset) if Path(dataset).is_dir() else None
+
+
+def load_eval_dataset(dataset: str | Path | None, split: str | Path | None = None,
+                      subset: str | None = None, val_fraction: float = 0.1) -> tuple[Dataset, str]:
+    """The labelled images to evaluate and a description of them.
+
+    With `split` (a run's split.csv) the images listed under `subset` (default val) are taken
+    from `dataset` (default: the run's own data set, from config.json beside split.csv), matched
+    by class and file name. Without it: a ROOT/train + ROOT/val set gives its `subset` (default
+    val); a plain class-folder set or pack gives all images, or with subset train/val the
+    contiguous-block split that `marrow train` makes.
+    """
+    if subset is not None and subset not in SUBSETS:
+        raise DatasetError(f"unknown subset {subset!r}; choose one of {', '.join(SUBSETS)}")
+    if split is not None:
+        return _from_split(dataset, Path(split), subset or "val")
+    if dataset is None:
+        raise DatasetError("give a DATASET to evaluate on, or --split RUN_DIR/split.csv")
+    explicit = _load_with_split(dataset)
+    if explicit is not None:
+        full, train_idx, val_idx = explicit
+        subset = subset or "val"
+        description = f"{dataset} ({subset} folder{'s' if subset == 'all' else ''})"
+    else:
+        full = load_dataset(dataset)
+        if subset in (None, "all"):
+            return full, str(dataset)
+        train_idx, val_idx = split_by_blocks(full, val_fraction)
+        description = f"{dataset} ({subset}: last {val_fraction:.0%} of each class by number)"
+    chosen = {"train": train_idx, "val": val_idx, "all": train_idx + val_idx}[subset]
+    samples = [full.samples[i] for i in chosen]
+    return Dataset(full.classes, samples, full.root, list(full.warnings)), description
+
+
+def _from_split(dataset: str | Path | None, split: Path, subset: str) -> tuple[Dataset, str]:
+    rows = read_split(split)
+    wanted = [(code, _name(source)) for name, code, source in rows
+              if subset == "all" or name == subset]
+    if not wanted:
+        raise DatasetError(f"{split}: no '{subset}' images listed")
+    if dataset is None:
+        config = split.parent / "config.json"
+        try:
+            dataset = json.loads(config.read_text(encoding="utf-8"))["dataset"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise DatasetError(f"{config}: cannot tell the run's data set; give DATASET") from exc
+        if not Path(dataset).exists():
+            raise DatasetError(f"{split}: the run's data set {dataset} is not here; give DATASET")
+    explicit = _load_with_split(dataset)
+    full = explicit[0] if explicit else load_dataset(dataset)
+    index = {(full.classes[s.label], _name(s.source)): s for s in full.samples}
+    samples = [index[key] for key in wanted if key in index]
+    missing = [f"{c}/{n}" for c, n in wanted if (c, n) not in index]
+    warnings = list(full.warnings)
+    if missing:
+        if not samples:
+            raise DatasetError(f"{dataset}: none of the {len(wanted)} '{subset}' images of "
+                               f"{split} are in it (e.g. {missing[0]})")
+        warnings.append(f"{len(missing)} '{subset}' images of {split} are not in {dataset} "
+                        f"(e.g. {', '.join(missing[:3])})")
+    return Dataset(full.classes, samples, full.root, warnings), f"{subset} images of {split}"
+
+
+def class_mapping(dataset: Dataset, spec: ModelSpec) -> np.ndarray:
+    """Model class index of each data-set class, matched by code (case-insensitive fallback)."""
+    exact = {c: i for i, c in enumerate(spec.classes)}
+    folded = {c.upper(): i for i, c in enumerate(spec.classes)}
+    used = sorted({s.label for s in dataset.samples})
+    missing = [dataset.classes[i] for i in used
+               if dataset.classes[i] not in exact and dataset.classes[i].upper() not in folded]
+    if missing:
+        raise DatasetError(
+            f"{dataset.root or 'data set'}: class(es) {', '.join(missing)} are not classes of "
+            f"model {spec.name} ({', '.join(spec.classes)})"
+        )
+    return np.array([exact.get(c, folded.get(c.upper(), -1)) for c in dataset.classes])
+
+
+# ---------------------------------------------------------------------------- inference
+
+
+def classifier_logits(classifier: Classifier, images: Sequence[np.ndarray]) -> np.ndarray:
+    """Raw logits (temperature 1) from either backend, without changing the Classifier protocol."""
+    logits = getattr(classifier, "logits", None)
+    if callable(logits):
+        return np.asarray(logits(images), dtype=np.float32)
+    run = getattr(classifier, "run", None)
+    if callable(run):
+        return np.asarray(run(preprocess(images, classifier.spec))[0], dtype=np.float32)
+    raise MarrowError(f"the {classifier.backend} backend cannot return logits")
+
+
+def dihedral(rgb: np.ndarray) -> list[np.ndarray]:
+    """The 8 flips/rotations of an image (identity first)."""
+    flipped = rgb[:, ::-1]
+    return [np.ascontiguousarray(np.rot90(img, k)) for img in (rgb, flipped) for k in range(4)]
+
+
+def collect_logits(classifier: Classifier, samples: Sequence[Sample], tta: bool = False,
+                   batch_size: int = 32, show_progress: bool = True
+                   ) -> tuple[np.ndarray, list[int], list[str]]:
+    """Logits of every readable sample: V x N x K (V = 8 views with TTA, else 1)."""
+    views = 8 if tta else 1
+    chunks: list[np.ndarray] = []
+    kept: list[int] = []
+    skipped: list[str] = []
+    starts = range(0, len(samples), batch_size)
+    for start in progress(starts, "evaluating", total=len(starts), enabled=show_progress):
+        images = []
+        for i in range(start, min(start + batch_size, len(samples))):
+            try:
+                images.append(load_sample(samples[i]).rgb)
+            except ImageLoadError as exc:
+                skipped.append(str(exc))
+                continue
+            kept.append(i)
+        if not images:
+            continue
+        if tta:
+            batch = [view for img in images for view in dihedral(img)]
+            logits = classifier_logits(classifier, batch).reshape(len(images), views, -1)
+            chunks.append(logits.transpose(1, 0, 2))
+        else:
+            chunks.append(classifier_logits(classifier, images)[None])
+    if not chunks:
+        raise DatasetError("no readable images to evaluate")
+    return np.concatenate(chunks, axis=1), kept, skipped
+
+
+def probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Views x N x K logits -> N x K probabilities, averaged over views."""
+    return np.mean([softmax(v, temperature) for v in logits], axis=0).astype(np.float32)
+
+
+def nll(probs: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+@dataclass
+class Evaluation:
+    """Everything computed by `evaluate`."""
+
+    spec: ModelSpec
+    description: str
+    sources: list[str]
+    y_true: np.ndarray
+    probs: np.ndarray
+    report: ClassReport
+    ece: float
+    nll: float
+    temperature: float
+    tta: bool
+    backend: str
+    device: str
+    skipped: list[str]
+    calibration: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, Any]:
+        r = self.report
+        return {
+            "model": self.spec.name, "model_sha256": self.spec.model_sha256,
+            "dataset": self.description, "images": len(self.y_true),
+            "skipped": len(self.skipped), "backend": self.backend, "device": self.device,
+            "tta": self.tta, "temperature": self.temperature,
+            "accuracy": r.accuracy, "balanced_accuracy": r.balanced_accuracy,
+            "macro_f1": r.macro_f1, "ece": self.ece, "nll": self.nll,
+            "per_class": {c: {"precision": float(r.precision[i]), "recall": float(r.recall[i]),
+                              "f1": float(r.f1[i]), "support": int(r.support[i])}
+                          for i, c in enumerate(self.spec.classes)},
+            "calibration": self.calibration,
+        }
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(cm: np.ndarray, classes: Sequence[str], path: Path) -> None:
+    """Counts and row-normalised confusion matrices side by side."""
+    plt = _pyplot()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        norm = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
+    k = len(classes)
+    side = max(4.5, 0.55 * k + 2)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side))
+    for ax, values, title, fmt in ((axes[0], cm, "counts", "d"),
+                                   (axes[1], norm, "row-normalised (recall)", ".2f")):
+        ax.imshow(values, cmap="Blues", vmin=0)
+        ax.set_xticks(range(k), classes, rotation=90 if k > 10 else 0)
+        ax.set_yticks(range(k), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title)
+        peak = values.max() or 1
+        for i in range(k):
+            for j in range(k):
+                if values[i, j]:
+                    ax.text(j, i, format(values[i, j], fmt), ha="center", va="center",
+                            fontsize=7 if k > 10 else 9,
+                            color="white" if values[i, j] > peak / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_reliability(probs: np.ndarray, y: np.ndarray, ece: float, path: Path) -> None:
+    """Reliability diagram (accuracy vs confidence per bin) over a confidence histogram."""
+    plt = _pyplot()
+    mean_conf, accuracy, counts = reliability_bins(probs, y, N_BINS)
+    edges = np.linspace(0, 1, N_BINS + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    used = counts > 0
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True,
+                                   gridspec_kw={"height_ratios": [3, 1]})
+    ax.bar(centres[used], accuracy[used], width=1 / N_BINS, edgecolor="black",
+           color="#4a7bb7", label="accuracy")
+    ax.bar(centres[used], (mean_conf - accuracy)[used], bottom=accuracy[used],
+           width=1 / N_BINS, color="red", alpha=0.3, label="gap to confidence")
+    ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"Reliability (ECE {ece:.3f}, {N_BINS} bins)")
+    ax.legend(loc="upper left")
+    hist.bar(centres, counts, width=1 / N_BINS, edgecolor="black", color="grey")
+    hist.set_xlabel("confidence (top-class probability)")
+    hist.set_ylabel("images")
+    hist.set_xlim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_outputs(ev: Evaluation, out: Path) -> None:
+    """All report files of one evaluation."""
+    out.mkdir(parents=True, exist_ok=True)
+    classes = list(ev.spec.classes)
+    r = ev.report
+    cm = r.confusion
+    with np.errstate(divide="ignore", invalid="ignore"):
+        norm = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
+    _csv(out / "confusion_matrix.csv", ["true\\predicted", *classes],
+         [[c, *map(int, row)] for c, row in zip(classes, cm)])
+    _csv(out / "confusion_matrix_normalized.csv", ["true\\predicted", *classes],
+         [[c, *(f"{v:.4f}" for v in row)] for c, row in zip(classes, norm)])
+    predicted = cm.sum(axis=0)
+    _csv(out / "per_class.csv",
+         ["class", "class_name", "precision", "recall", "f1", "support", "predicted"],
+         [[c, full_name(c), f"{r.precision[i]:.4f}", f"{r.recall[i]:.4f}", f"{r.f1[i]:.4f}",
+           int(r.support[i]), int(predicted[i])] for i, c in enumerate(classes)])
+    pred = ev.probs.argmax(axis=1)
+    _csv(out / "predictions.csv",
+         ["source", "true", "predicted", "confidence", "correct", *(f"p_{c}" for c in classes)],
+         [[src, classes[t], classes[p], f"{pr[p]:.4f}", int(t == p), *(f"{v:.4f}" for v in pr)]
+          for src, t, p, pr in zip(ev.sources, ev.y_true, pred, ev.probs)])
+    plot_confusion(cm, classes, out / "confusion_matrix.png")
+    plot_reliability(ev.probs, ev.y_true, ev.ece, out / "reliability.png")
+    (out / "metrics.json").write_text(json.dumps(ev.metrics(), indent=2) + "\n",
+                                      encoding="utf-8")
+    (out / "skipped.txt").write_text("".join(f"{s}\n" for s in ev.skipped), encoding="utf-8")
+    (out / "report.md").write_text(report_markdown(ev), encoding="utf-8")
+
+
+def report_markdown(ev: Evaluation) -> str:
+    r = ev.report
+    lines = [
+        f"# Evaluation of {ev.spec.name}", "",
+        f"- data: {ev.description}, {len(ev.y_true)} images"
+        + (f" ({len(ev.skipped)} unreadable skipped, see skipped.txt)" if ev.skipped else ""),
+        f"- model: {ev.spec.architecture}, {ev.spec.input_size} px, "
+        f"SHA-256 {ev.spec.model_sha256[:12]}...",
+        f"- backend: {ev.backend}, {ev.device}; test-time augmentation: "
+        f"{'8 flips/rotations' if ev.tta else 'off'}; temperature {ev.temperature:.3f}", "",
+        "| metric | value |", "|---|---|",
+        f"| accuracy | {r.accuracy:.4f} |", f"| balanced accuracy | {r.balanced_accuracy:.4f} |",
+        f"| macro-F1 | {r.macro_f1:.4f} |", f"| ECE ({N_BINS} bins) | {ev.ece:.4f} |",
+        f"| NLL | {ev.nll:.4f} |", "",
+        "| class | name | precision | recall | F1 | images |", "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {c} | {full_name(c)} | {r.precision[i]:.3f} | {r.recall[i]:.3f} | "
+              f"{r.f1[i]:.3f} | {int(r.support[i])} |"
+              for i, c in enumerate(ev.spec.classes) if r.support[i]]
+    if ev.calibration:
+        c = ev.calibration
+        lines += ["", f"Temperature fitted on these images: {c['temperature_before']:.3f} -> "
+                  f"{c['temperature']:.3f}; ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} "
+                  "(measured on the same images, so optimistic)."]
+    lines += ["", "![confusion matrix](confusion_matrix.png)", "",
+              "![reliability](reliability.png)", "",
+              "Files: metrics.json, per_class.csv, confusion_matrix.csv, "
+              "confusion_matrix_normalized.csv, predictions.csv.", ""]
+    if ev.warnings:
+        lines += ["Warnings:", *(f"- {w}" for w in ev.warnings), ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- the job
+
+
+def evaluate(model: str | Path, dataset: str | Path | None, out: str | Path,
+             split: str | Path | None = None, subset: str | None = None,
+             backend: str = "auto", tta: bool = False, fit: bool = False,
+             threads: int | None = None, batch_size: int = 32, val_fraction: float = 0.1,
+             show_progress: bool = True) -> Evaluation:
+    """Evaluate `model` and write the report to `out`; with `fit`, also fit and store T."""
+    from marrow_desktop.core.model_spec import load_model_spec
+    from marrow_desktop.inference.loader import load_classifier
+    from marrow_desktop.training.calibration import check_can_store, store_temperature
+
+    spec = load_model_spec(model)
+    if fit:
+        check_can_store(spec)
+    data, description = load_eval_dataset(dataset, split, subset, val_fraction)
+    mapping = class_mapping(data, spec)
+    if backend == "auto" and "onnx" not in spec.files:
+        backend = "torch"  # a training checkpoint: PyTorch weights only
+    classifier = load_classifier(model, backend=backend, threads=threads)
+    logits, kept, skipped = collect_logits(classifier, data.samples, tta, batch_size,
+                                           show_progress)
+    y = mapping[[data.samples[i].label for i in kept]]
+    temperature = spec.temperature
+    calibration: dict[str, Any] = {}
+    if fit:
+        from marrow_desktop.core.metrics import fit_temperature
+
+        before = probabilities(logits, spec.temperature)
+        fitted = fit_temperature(logits[0], y)
+        after = probabilities(logits, fitted)
+        calibration = {
+            "temperature_before": spec.temperature, "temperature": fitted,
+            "ece_before": expected_calibration_error(before, y, N_BINS),
+            "ece_after": expected_calibration_error(after, y, N_BINS),
+            "nll_before": nll(before, y), "nll_after": nll(after, y),
+            "fitted_on": description, "images": len(y),
+        }
+        spec = store_temperature(spec, fitted, calibration)
+        temperature = fitted
+    probs = probabilities(logits, temperature)
+    ev = Evaluation(
+        spec=spec, description=description, sources=[data.samples[i].source for i in kept],
+        y_true=y, probs=probs, report=class_report(y, probs.argmax(axis=1), spec.num_classes),
+        ece=expected_calibration_error(probs, y, N_BINS), nll=nll(probs, y),
+        temperature=temperature, tta=tta, backend=classifier.backend,
+        device=classifier.device_name, skipped=skipped, calibration=calibration,
+        warnings=list(data.warnings),
+    )
+    write_outputs(ev, Path(out))
+    for warning in ev.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return ev

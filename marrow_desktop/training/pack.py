@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 
 from marrow_desktop.core.errors import ImageLoadError
-from marrow_desktop.core.imageio import load_image
 from marrow_desktop.core.preprocess import resize_to_input
 from marrow_desktop.training.dataset import Dataset, DatasetError, Sample
+from marrow_desktop.training.loading import load_sample
 
 PACK_VERSION = 1
 
@@ -32,8 +32,10 @@ def write_pack(
     sources: list[str] = []
     skipped: list[str] = []
     for i, sample in enumerate(dataset.samples):
+        if progress:
+            progress(i + 1, len(dataset.samples))
         try:
-            rgb = load_image(sample.source).rgb
+            rgb = load_sample(sample).rgb
         except ImageLoadError as exc:
             skipped.append(str(exc))
             continue
@@ -46,10 +48,10 @@ def write_pack(
         blobs.append(buf.tobytes())
         labels.append(sample.label)
         sources.append(Path(sample.source).name)
-        if progress:
-            progress(i + 1, len(dataset.samples))
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
     out = Path(out)
+    if out.suffix != ".npz":
+        out = out.with_name(out.name + ".npz")  # numpy would add it anyway
     np.savez(
         out,
         version=np.int64(PACK_VERSION),

@@ -193,7 +193,11 @@ def plot_blur(rows: list[dict[str, Any]], classes: list[str], threshold: float, 
     ax.set_title("Sharpness of every image")
     ax.legend()
     per_class = [[r["laplacian_var"] for r in readable if r["class"] == c] for c in classes]
-    box.boxplot([v or [np.nan] for v in per_class], vert=False, showfliers=False)
+    import matplotlib
+
+    major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
+    horizontal = {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+    box.boxplot([v or [np.nan] for v in per_class], showfliers=False, **horizontal)
     box.set_yticks(range(1, len(classes) + 1), classes)
     box.axvline(threshold, color="red", linestyle="--")
     box.axvline(cut, color="orange")

@@ -2,12 +2,15 @@
 
 A run is a generator, so a caller (CLI loop or GUI worker) sees each result as soon as its batch
 is done, can stop between results, and memory stays bounded whatever the folder size. Decoding
-and quality checks of the next batch run in a helper thread while the backend infers the current
-one. Results found in the store (same image content, same model) are yielded without recomputing.
+and quality checks of the next batches run in a helper thread while the backend infers the
+current one. Results found in the store (same image content, same model) are yielded without
+recomputing; their quality verdicts are re-judged with the run's thresholds.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,15 +22,21 @@ import numpy as np
 from marrow_desktop.core.errors import ImageLoadError
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
-from marrow_desktop.core.quality import QualityThresholds, assess
+from marrow_desktop.core.quality import QualityMetrics, QualityThresholds, assess
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.store import ResultStore
+
+#: Chunks decoded ahead of the one being classified (bounds memory to (1 + PREFETCH) batches).
+PREFETCH = 2
 
 
 class Predictor(Protocol):
     """The part of a Classifier a batch run needs."""
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+OnImage = Callable[[ImageResult, np.ndarray | None], None]
 
 
 @dataclass
@@ -38,34 +47,57 @@ class _Prepared:
     mtime_ns: int = -1
 
 
+def _rejudge(q: QualityMetrics, t: QualityThresholds) -> QualityMetrics:
+    """Verdicts of stored measurements under the current thresholds."""
+    return dataclasses.replace(
+        q, too_dark=q.brightness < t.too_dark, too_bright=q.brightness > t.too_bright,
+        stain_present=q.stain_ratio >= t.min_stain_ratio, blurry=q.laplacian_var < t.blur_threshold,
+    )
+
+
+def _from_store(hit: ImageResult, thresholds: QualityThresholds) -> ImageResult:
+    if hit.quality is not None:
+        hit.quality = _rejudge(hit.quality, thresholds)
+    return hit
+
+
 def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
              thresholds: QualityThresholds, need_pixels: bool) -> _Prepared:
-    """Read, hash, look up, decode and quality-check one file; errors become error results."""
+    """Read, hash, look up, decode and quality-check one file; errors become error results.
+
+    store may be None (no lookups); need_pixels decodes even a stored image (for on_image).
+    """
     name = str(path)
     if not is_image_path(path):
         return _Prepared(ImageResult.failed(name, f"{name}: not a supported image type "
                                                   f"({path.suffix or 'no extension'})"))
     try:
         stat = path.stat()
-        if store is not None and not need_pixels:
+        hit = None
+        if store is not None:
             known = store.known_hash(name, stat.st_size, stat.st_mtime_ns)
             hit = store.get(name, known, model_sha256) if known else None
-            if hit is not None:
-                return _Prepared(hit)
+            if hit is not None and not need_pixels:
+                return _Prepared(_from_store(hit, thresholds))
         data = read_bytes(path)
         sha = sha256_bytes(data)
-        if store is not None and not need_pixels:
+        if store is not None and (hit is None or hit.content_sha256 != sha):
             hit = store.get(name, sha, model_sha256)
-            if hit is not None:
-                return _Prepared(hit, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+            if hit is not None and not need_pixels:
+                return _Prepared(_from_store(hit, thresholds), size=stat.st_size,
+                                 mtime_ns=stat.st_mtime_ns)
         rgb = decode_image(data, name).rgb
+        if hit is not None:  # stored result, pixels wanted by on_image
+            return _Prepared(_from_store(hit, thresholds), rgb, stat.st_size, stat.st_mtime_ns)
+        result = ImageResult(path=name, content_sha256=sha, quality=assess(rgb, thresholds))
     except ImageLoadError as exc:
         return _Prepared(ImageResult.failed(name, str(exc)))
     except FileNotFoundError:
         return _Prepared(ImageResult.failed(name, f"{name}: file not found"))
     except OSError as exc:
         return _Prepared(ImageResult.failed(name, f"{name}: cannot read file ({exc})"))
-    result = ImageResult(path=name, content_sha256=sha, quality=assess(rgb, thresholds))
+    except Exception as exc:  # one odd file must not end a run of thousands
+        return _Prepared(ImageResult.failed(name, f"{name}: cannot process image ({exc!r})"))
     return _Prepared(result, rgb, stat.st_size, stat.st_mtime_ns)
 
 
@@ -90,51 +122,75 @@ def run_batch(
     store: ResultStore | None = None,
     batch_size: int = 16,
     thresholds: QualityThresholds | None = None,
-    on_image: Callable[[ImageResult, np.ndarray | None], None] | None = None,
+    on_image: OnImage | None = None,
 ) -> Iterator[ImageResult]:
     """Yield one ImageResult per path, in order. classifier=None runs only the quality checks.
 
-    on_image, if given, sees each freshly computed ok result with its pixels (e.g. to write a CAM);
-    it forces pixels to be decoded, so stored results are recomputed.
+    With a classifier, the store is used only when model_sha256 identifies the model. on_image,
+    if given, sees each ok result with its decoded pixels (e.g. to write a CAM); stored images
+    are then decoded too, but not re-classified.
     """
     thresholds = thresholds or QualityThresholds()
+    batch_size = max(1, int(batch_size))
     need_pixels = on_image is not None
+    lookup = store if (classifier is None or model_sha256) else None
+    wanted_model = model_sha256 if classifier is not None else ""
 
     def prepare_chunk(chunk: list[Path]) -> list[_Prepared]:
-        return [_prepare(p, model_sha256 if classifier else "", store, thresholds, need_pixels)
-                for p in chunk]
+        return [_prepare(p, wanted_model, lookup, thresholds, need_pixels) for p in chunk]
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="marrow-decode") as pool:
-        pending: Future[list[_Prepared]] | None = None
-        for chunk in _chunks(paths, batch_size):
-            upcoming = pool.submit(prepare_chunk, chunk)
-            if pending is not None:
-                yield from _finish(pending.result(), classifier, classes, model_sha256,
-                                   model_name, store, on_image)
-            pending = upcoming
-        if pending is not None:
-            yield from _finish(pending.result(), classifier, classes, model_sha256, model_name,
-                               store, on_image)
+        pending: deque[Future[list[_Prepared]]] = deque()
+        try:
+            for chunk in _chunks(paths, batch_size):
+                pending.append(pool.submit(prepare_chunk, chunk))
+                if len(pending) > PREFETCH:
+                    yield from _finish(pending.popleft().result(), classifier, classes,
+                                       model_sha256, model_name, store, on_image)
+            while pending:
+                yield from _finish(pending.popleft().result(), classifier, classes,
+                                   model_sha256, model_name, store, on_image)
+        finally:  # stopped early (consumer closed the generator, Ctrl-C): drop queued work
+            for future in pending:
+                future.cancel()
+
+
+def _classify(todo: list[_Prepared], classifier: Predictor) -> list[np.ndarray | str]:
+    """Probabilities per image; if the batch fails, each image alone (failures: the message)."""
+    images = [p.image for p in todo]
+    try:
+        return list(classifier.predict(images))
+    except Exception:
+        pass
+    out: list[np.ndarray | str] = []
+    for image in images:
+        try:
+            out.append(classifier.predict([image])[0])
+        except Exception as exc:
+            out.append(f"classification failed ({exc!r})")
+    return out
 
 
 def _finish(prepared: list[_Prepared], classifier: Predictor | None, classes: Sequence[str],
             model_sha256: str, model_name: str, store: ResultStore | None,
-            on_image: Callable[[ImageResult, np.ndarray | None], None] | None,
-            ) -> Iterator[ImageResult]:
-    todo = [p for p in prepared if p.image is not None]
+            on_image: OnImage | None) -> Iterator[ImageResult]:
+    todo = [p for p in prepared if p.image is not None and not p.result.from_store]
     if classifier is not None and todo:
-        probs = classifier.predict([p.image for p in todo])
-        for item, row in zip(todo, probs):
-            item.result.probabilities = row
+        for item, out in zip(todo, _classify(todo, classifier)):
+            if isinstance(out, str):
+                item.result = ImageResult.failed(item.result.path, f"{item.result.path}: {out}",
+                                                 item.result.content_sha256)
+                item.image = None
+                continue
+            item.result.probabilities = np.asarray(out, dtype=np.float32)
             item.result.classes = tuple(classes)
             item.result.model_sha256 = model_sha256
     for item in prepared:
         result = item.result
-        if store is not None and result.ok and not result.from_store:
+        # new results, and stored ones reached by content under a new path or changed file
+        if store is not None and result.ok and (not result.from_store or item.size >= 0):
             store.put(result, item.size, item.mtime_ns, model_name)
-        elif store is not None and result.from_store and item.size >= 0:
-            store.put(result, item.size, item.mtime_ns, model_name)  # new path, same content
-        if on_image is not None and result.ok:
+        if on_image is not None and result.ok and item.image is not None:
             on_image(result, item.image)
         item.image = None
         yield result

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.results import ImageResult
 
 BASE_COLUMNS = ["path", "status", "error", "predicted_class", "confidence", "top2_class",
@@ -18,10 +20,21 @@ TAIL_COLUMNS = ["reviewed_class", "model_sha256"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+class ReportError(MarrowError, ValueError):
+    """An existing report cannot be continued (other columns, unreadable)."""
+
+
 def safe_cell(value: object) -> object:
     """Neutralise text a spreadsheet would run as a formula (prefix it with a quote)."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
+    return value
+
+
+def unsafe_cell(value: str) -> str:
+    """The original text of a cell written by safe_cell."""
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
     return value
 
 
@@ -61,8 +74,10 @@ def result_row(result: ImageResult, classes: Sequence[str], reviewed: str = "") 
 class ReportWriter:
     """Appends rows to a CSV report and flushes each one, so an interrupted run keeps its rows.
 
-    Opening an existing report with the same columns continues it (`done` holds its ok paths);
-    a report with other columns is an error rather than being overwritten.
+    Opening an existing report with the same columns continues it: its complete ok rows are kept
+    (`done` holds their paths) and its error rows and any half-written last line are dropped, so
+    the retried images do not appear twice. A report with other columns is a ReportError rather
+    than being overwritten. Files are UTF-8 with a BOM, so spreadsheets read non-ASCII paths.
     """
 
     def __init__(self, path: str | Path, classes: Sequence[str], resume: bool = True) -> None:
@@ -72,21 +87,60 @@ class ReportWriter:
         self.done: set[str] = set()
         exists = resume and self.path.is_file() and self.path.stat().st_size > 0
         if exists:
-            with open(self.path, newline="", encoding="utf-8-sig") as handle:
-                reader = csv.DictReader(handle)
-                if reader.fieldnames != self.columns:
-                    raise ValueError(
-                        f"{self.path}: existing report has other columns (another model?); "
-                        "choose another output file"
-                    )
-                self.done = {r["path"] for r in reader if r.get("status") == "ok"}
+            self._keep_finished_rows()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._handle: TextIO = open(  # noqa: SIM115 - closed in close()
-            self.path, "a" if exists else "w", newline="", encoding="utf-8")
+            self.path, "a" if exists else "w", newline="", encoding="utf-8-sig")
         self._writer = csv.DictWriter(self._handle, fieldnames=self.columns)
         if not exists:
             self._writer.writeheader()
             self._handle.flush()
+
+    def _keep_finished_rows(self) -> None:
+        """Read an existing report; rewrite it without error or incomplete rows if it has any."""
+        try:
+            with open(self.path, "rb") as raw:
+                raw.seek(-1, os.SEEK_END)
+                complete_last = raw.read(1) in (b"\n", b"\r")
+            total, kept = 0, 0
+            for row in self._rows(complete_last):
+                total += 1
+                if row is not None:
+                    kept += 1
+                    self.done.add(unsafe_cell(row["path"]))
+            if kept == total and complete_last:
+                return
+            partial = self.path.with_name(self.path.name + ".partial")
+            with open(partial, "w", newline="", encoding="utf-8-sig") as handle:
+                writer = csv.DictWriter(handle, fieldnames=self.columns)
+                writer.writeheader()
+                writer.writerows(r for r in self._rows(complete_last) if r is not None)
+            os.replace(partial, self.path)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise ReportError(f"{self.path}: cannot continue this report ({exc})") from exc
+
+    def _rows(self, complete_last: bool) -> Iterator[dict[str, str] | None]:
+        """Rows of the existing report, None for those to drop (errors, cut-off last line)."""
+        with open(self.path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != self.columns:
+                raise ReportError(
+                    f"{self.path}: existing report has other columns (another model?); "
+                    "choose another output file"
+                )
+            previous: dict[str, str] | None = None
+            first = True
+            seen: set[str] = set()
+            for row in reader:
+                if not first:
+                    yield previous
+                first = False
+                ok = row.get("status") == "ok" and None not in row and None not in row.values()
+                previous = row if ok and row["path"] not in seen else None
+                if previous is not None:
+                    seen.add(row["path"])
+            if not first:
+                yield previous if complete_last else None
 
     def write(self, result: ImageResult, reviewed: str = "") -> None:
         self._writer.writerow(result_row(result, self.classes, reviewed))

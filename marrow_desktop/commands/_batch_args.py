@@ -1,0 +1,39 @@
+"""Command-line options shared by `marrow classify` and `marrow qc` (argparse only: no numpy)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from marrow_desktop.core.paths import default_store_path
+
+#: Shown in --help; tests hold it equal to core.quality.QualityThresholds().blur_threshold.
+DEFAULT_BLUR_THRESHOLD = 8.0
+
+
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    """Inputs, report, store and quality options of both batch commands."""
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
+    p.add_argument("-o", "--output", required=True, metavar="CSV",
+                   help="CSV report; an existing one with the same columns is continued")
+    p.add_argument("-r", "--recursive", action="store_true", help="also look in sub-folders")
+    p.add_argument("--batch-size", type=_positive_int, default=16, metavar="N",
+                   help="images decoded and classified together (default 16)")
+    store = p.add_mutually_exclusive_group()
+    store.add_argument("--store", type=Path, metavar="PATH",
+                       help=f"results store (default {default_store_path()})")
+    store.add_argument("--no-store", action="store_true",
+                       help="neither read nor write the results store: recompute everything")
+    p.add_argument("--blur-threshold", type=float, metavar="X",
+                   help="Laplacian variance below which an image is blurry (default "
+                   f"{DEFAULT_BLUR_THRESHOLD:g})")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start the report afresh instead of continuing it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value

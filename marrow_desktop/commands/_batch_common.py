@@ -1,0 +1,166 @@
+"""What `marrow classify` and `marrow qc` share: options, the streaming loop, the summary.
+
+Imported only inside the commands' run(), so `marrow --help` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from marrow_desktop.core.batch import OnImage, Predictor, run_batch
+from marrow_desktop.core.discovery import find_images
+from marrow_desktop.core.errors import MarrowError
+from marrow_desktop.core.paths import default_store_path
+from marrow_desktop.core.quality import QualityThresholds, blurriest_fraction
+from marrow_desktop.core.report import ReportWriter, unsafe_cell
+from marrow_desktop.core.store import ResultStore, StoreError
+
+
+def thresholds_from(args: argparse.Namespace) -> QualityThresholds:
+    if args.blur_threshold is None:
+        return QualityThresholds()
+    return QualityThresholds(blur_threshold=args.blur_threshold)
+
+
+def open_store(args: argparse.Namespace) -> ResultStore | None:
+    if args.no_store:
+        return None
+    path = args.store or default_store_path()
+    try:
+        return ResultStore(path)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the results store ({exc})") from exc
+
+
+def open_report(args: argparse.Namespace, classes: tuple[str, ...]) -> ReportWriter:
+    try:
+        return ReportWriter(args.output, classes, resume=not args.overwrite)
+    except OSError as exc:
+        raise MarrowError(f"{args.output}: cannot write the report ({exc})") from exc
+
+
+def discover(args: argparse.Namespace, done: set[str]) -> tuple[Callable[[], Iterator[Path]], int]:
+    """A fresh iterator over the images still to do (absolute paths), and how many there are.
+
+    Paths are streamed twice (count, then run) rather than held, so memory stays flat.
+    """
+    def todo() -> Iterator[Path]:
+        for path in find_images(args.paths, recursive=args.recursive):
+            path = path.absolute()
+            if str(path) not in done:
+                yield path
+
+    count = sum(1 for _ in todo())
+    return todo, count
+
+
+@dataclass
+class Summary:
+    """Counts over a whole report (rows kept from an earlier run included)."""
+
+    images: int = 0
+    errors: int = 0
+    blurry: int = 0
+    classes: Counter[str] = field(default_factory=Counter)
+    sharpness: list[float] = field(default_factory=list)
+    first_errors: list[str] = field(default_factory=list)
+
+
+def summarize(report: Path) -> Summary:
+    """Read a finished report back (streaming) and count classes, errors and blurry images."""
+    out = Summary()
+    with open(report, newline="", encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            out.images += 1
+            if row.get("status") != "ok":
+                out.errors += 1
+                if len(out.first_errors) < 5:
+                    out.first_errors.append(unsafe_cell(row.get("error") or ""))
+                continue
+            if row.get("predicted_class"):
+                out.classes[row["predicted_class"]] += 1
+            if row.get("blurry") == "1":
+                out.blurry += 1
+            if row.get("laplacian_var"):
+                out.sharpness.append(float(row["laplacian_var"]))
+    return out
+
+
+def print_summary(summary: Summary, thresholds: QualityThresholds, report: Path) -> None:
+    lines = [f"{summary.images:,} images in {report}: {summary.images - summary.errors:,} ok, "
+             f"{summary.errors:,} errors"]
+    if summary.classes:
+        lines.append("predicted: " + ", ".join(
+            f"{code} {n}" for code, n in sorted(summary.classes.items())))
+    values = np.asarray(summary.sharpness)
+    if len(values):
+        lines.append(f"blurry (Laplacian variance < {thresholds.blur_threshold:g}): "
+                     f"{summary.blurry:,} of {len(values):,}")
+        flags = blurriest_fraction(values, thresholds.blur_rank_fraction)
+        if flags.any():
+            lines.append(f"blurriest {thresholds.blur_rank_fraction:.0%} of these images "
+                         f"(the original project's ranking): {int(flags.sum()):,}, Laplacian "
+                         f"variance <= {values[flags].max():.2f}")
+    lines += [f"  error: {e}" for e in summary.first_errors]
+    print("\n".join(lines))
+
+
+def run_streaming(
+    args: argparse.Namespace,
+    classifier: Predictor | None,
+    *,
+    classes: tuple[str, ...] = (),
+    model_sha256: str = "",
+    model_name: str = "",
+    on_image: OnImage | None = None,
+) -> int:
+    """Stream the images through run_batch into the report, with progress; Ctrl-C stops cleanly."""
+    thresholds = thresholds_from(args)
+    writer = open_report(args, classes)
+    store: ResultStore | None = None
+    done = 0
+    try:
+        store = open_store(args)
+        todo, count = discover(args, writer.done)
+        if not count and not writer.done:
+            raise MarrowError("no images found in " + ", ".join(map(str, args.paths)))
+        if writer.done:
+            print(f"continuing {writer.path}: {len(writer.done):,} images already done, "
+                  f"{count:,} to go", file=sys.stderr)
+        results = run_batch(todo(), classifier, classes=classes, model_sha256=model_sha256,
+                            model_name=model_name, store=store, batch_size=args.batch_size,
+                            thresholds=thresholds, on_image=on_image)
+        start = time.perf_counter()
+        with tqdm(total=count, unit="img", file=sys.stderr, disable=args.no_progress,
+                  dynamic_ncols=True, mininterval=0.5, smoothing=0.1) as bar:
+            try:
+                for result in results:
+                    writer.write(result)
+                    done += 1
+                    bar.update()
+            finally:
+                results.close()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {done:,} images; the report {writer.path} keeps every "
+              "finished row: run the same command again to continue", file=sys.stderr)
+        return 130
+    finally:
+        writer.close()
+        if store is not None:
+            store.close()
+    elapsed = time.perf_counter() - start
+    if done:
+        print(f"{done:,} images processed in {elapsed:.1f} s ({done / elapsed:.1f} images/s)",
+              file=sys.stderr)
+    print_summary(summarize(writer.path), thresholds, writer.path)
+    return 0

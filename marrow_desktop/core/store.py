@@ -103,7 +103,7 @@ class ResultStore:
                     self._db.execute(
                         "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?)",
                         (sha, result.model_sha256,
-                         json.dumps([round(float(p), 7) for p in result.probabilities]),
+                         json.dumps([float(p) for p in result.probabilities]),  # exact f32
                          time.time()),
                     )
                 self._db.commit()

@@ -32,7 +32,7 @@ def test_put_get_roundtrip(tmp_path: Path, sample_paths: list[Path]) -> None:
         hit = store.get("elsewhere.jpg", result.content_sha256, "m1")
         assert hit is not None and hit.from_store and hit.path == "elsewhere.jpg"
         assert hit.classes == CLASSES and hit.quality == result.quality
-        assert np.allclose(hit.probabilities, result.probabilities, atol=1e-7)
+        assert np.array_equal(hit.probabilities, result.probabilities)  # exact float32
         quality_only = store.get("x", result.content_sha256)
         assert quality_only is not None and quality_only.probabilities is None
         assert store.get("x", result.content_sha256, "other-model") is None

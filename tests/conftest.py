@@ -53,9 +53,9 @@ def random_model(tmp_path_factory: pytest.TempPathFactory, sample_paths: list[Pa
         pytest.skip("needs the [torch] extra")
     import torch
 
+    from marrow_desktop.core.hashing import sha256_file
     from marrow_desktop.core.imageio import load_image
     from marrow_desktop.core.model_spec import ModelSpec
-    from marrow_desktop.core.hashing import sha256_file
     from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
     from marrow_desktop.inference.torch_model import create_model, save_weights
     from marrow_desktop.training.export import export_onnx

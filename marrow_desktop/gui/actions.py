@@ -1,0 +1,127 @@
+"""The main window's actions, menus and toolbar (declared here; connected in main_window)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QToolButton
+
+from marrow_desktop.gui import theme
+
+
+class Actions:
+    """Every QAction of the window, created once, parented to the window."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        def make(text: str, shortcut: str | QKeySequence.StandardKey | None = None,
+                 icon: str = "", tip: str = "", checkable: bool = False) -> QAction:
+            action = QAction(theme.icon(icon) if icon else theme.icon("__none__"), text, window)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            if tip:
+                action.setStatusTip(tip)
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                action.setToolTip(f"{tip} ({keys})" if keys else tip)
+            action.setCheckable(checkable)
+            action.setIconText(text.replace("&", "").replace("…", ""))
+            window.addAction(action)
+            return action
+
+        self.open_folder = make("Open &Folder…", QKeySequence.StandardKey.Open, "folder-open",
+                                "Open a folder of cell images")
+        self.open_images = make("Open &Images…", "Ctrl+Shift+O", "images",
+                                "Open one or more image files")
+        self.open_samples = make("Open &Sample Images", None, "samples",
+                                 "Show the 21 bundled sample cells")
+        self.export_csv = make("&Export CSV…", "Ctrl+E", "export",
+                               "Write the results and reviews as a CSV report")
+        self.quit = make("&Quit", QKeySequence.StandardKey.Quit)
+        self.classify = make("&Classify Folder", "Ctrl+R", "classify",
+                             "Classify every image of the open folder")
+        self.check_quality = make("Check &Quality", "Ctrl+Shift+R", "quality",
+                                  "Measure sharpness, brightness and stain of every image")
+        self.cancel = make("Ca&ncel Run", "Esc", "stop", "Stop the running batch")
+        self.confirm = make("&Confirm Prediction", "Ctrl+Return", "confirm",
+                            "Mark the selected images' predicted class as right")
+        self.clear_review = make("C&lear Review", "Ctrl+0", "clear",
+                                 "Remove the review of the selected images")
+        self.toggle_cam = make("&Heat Map", "H", tip="Show or hide the Grad-CAM overlay",
+                               checkable=True)
+        self.toggle_unsharp = make("&Unsharp Mask", "U", tip="Show a sharpened copy",
+                                   checkable=True)
+        self.focus_browser = make("Focus &Browser", "Ctrl+B")
+        self.reset_layout = make("&Reset Layout")
+        self.settings = make("&Settings…", QKeySequence.StandardKey.Preferences, "settings",
+                             "Backend, model, batch size and thresholds")
+        if self.settings.shortcut().isEmpty():
+            self.settings.setShortcut(QKeySequence("Ctrl+,"))
+        self.about = make("&About Marrow Desktop", None, "info", "Version, model card, credits")
+        self.about.setIconText("About")
+        self.cancel.setIconText("Cancel")
+        self.correct_to: list[QAction] = []
+        self.recent_menu = QMenu("Open &Recent", window)
+        self.correct_menu = QMenu("Correct &To", window)
+        self.view_menu: QMenu | None = None
+        self.cancel.setEnabled(False)
+        self.toggle_cam.setChecked(True)
+
+    def set_classes(self, window: QMainWindow, classes: tuple[str, ...],
+                    names: tuple[str, ...]) -> None:
+        """One 'Correct to' action per class, Ctrl+1 … Ctrl+9."""
+        for action in self.correct_to:
+            window.removeAction(action)
+            action.deleteLater()
+        self.correct_to = []
+        self.correct_menu.clear()
+        for i, (code, name) in enumerate(zip(classes, names)):
+            action = QAction(f"{code} – {name}", window)
+            action.setData(code)
+            if i < 9:
+                action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            window.addAction(action)
+            self.correct_menu.addAction(action)
+            self.correct_to.append(action)
+        self.correct_menu.setEnabled(bool(classes))
+
+    def build_menus(self, window: QMainWindow) -> None:
+        bar = window.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.open_folder, self.open_images])
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.open_samples)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_csv)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit)
+        run_menu = bar.addMenu("&Analyze")
+        run_menu.addActions([self.classify, self.check_quality, self.cancel])
+        review_menu = bar.addMenu("&Review")
+        review_menu.addAction(self.confirm)
+        review_menu.addMenu(self.correct_menu)
+        review_menu.addAction(self.clear_review)
+        self.view_menu = bar.addMenu("&View")
+        self.view_menu.addActions([self.toggle_cam, self.toggle_unsharp, self.focus_browser])
+        self.view_menu.addSeparator()
+        tools = bar.addMenu("&Tools")
+        tools.addAction(self.settings)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about)
+
+    def build_toolbar(self, window: QMainWindow) -> QToolBar:
+        toolbar = QToolBar("Main toolbar", window)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addActions([self.open_folder, self.open_images])
+        toolbar.addSeparator()
+        toolbar.addAction(self.classify)
+        button = toolbar.widgetForAction(self.classify)
+        if isinstance(button, QToolButton):
+            button.setObjectName("primaryAction")
+        toolbar.addActions([self.check_quality, self.cancel])
+        toolbar.addSeparator()
+        toolbar.addAction(self.export_csv)
+        toolbar.addSeparator()
+        toolbar.addActions([self.settings, self.about])
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        return toolbar

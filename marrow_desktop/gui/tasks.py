@@ -1,0 +1,318 @@
+"""The work the viewer's workers do: plain functions over the core, no Qt (testable headless).
+
+Each function here runs on a worker thread (see gui/workers.py); none is ever called from a slot
+on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from marrow_desktop.core.batch import run_batch
+from marrow_desktop.core.discovery import find_images
+from marrow_desktop.core.hashing import sha256_bytes, sha256_file
+from marrow_desktop.core.imageio import decode_image, read_bytes
+from marrow_desktop.core.model_spec import ModelSpec, load_model_spec
+from marrow_desktop.core.paths import default_model_path, models_dir
+from marrow_desktop.core.quality import QualityMetrics, QualityThresholds, assess, unsharp_mask
+from marrow_desktop.core.report import ReportWriter
+from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.store import ResultStore
+
+if TYPE_CHECKING:
+    from marrow_desktop.gui.workers import Ticket
+    from marrow_desktop.inference.classifier import Classifier, Explanation
+
+#: Longest side of the copy of an image the panels display (the model sees the full image).
+DISPLAY_MAX = 1024
+
+
+# model -----------------------------------------------------------------------------------------
+class SerializedClassifier:
+    """A classifier whose calls take turns (batch predict vs. the selected image's CAM).
+
+    Grad-CAM hooks of the PyTorch backend are not safe against a concurrent forward pass, and on
+    a 2-core PC running two ONNX sessions at once only slows both down. Not a QObject.
+    """
+
+    def __init__(self, inner: Classifier) -> None:
+        self.inner = inner
+        self.spec: ModelSpec = inner.spec
+        self.backend: str = inner.backend
+        self._lock = threading.Lock()
+
+    @property
+    def device_name(self) -> str:
+        return self.inner.device_name
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        with self._lock:
+            return self.inner.predict(images)
+
+    def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
+        with self._lock:
+            return self.inner.explain(image, class_index)
+
+
+def nvidia_driver_present() -> bool:
+    """A CUDA-capable driver is installed (checked without importing torch)."""
+    if sys.platform.startswith("linux"):
+        return Path("/proc/driver/nvidia/version").exists()
+    if sys.platform == "win32":
+        system = Path(os.environ.get("SYSTEMROOT", r"C:\Windows")) / "System32"
+        return (system / "nvcuda.dll").exists()
+    return shutil.which("nvidia-smi") is not None
+
+
+def choose_backend(choice: str, spec: ModelSpec) -> str:
+    """'auto' -> 'torch' only with the [torch] extra, torch weights and an NVIDIA driver.
+
+    Unlike the CLI's resolver this never imports torch to decide, so the GUI starts fast and a
+    CPU-only PC never loads it.
+    """
+    if choice in ("onnx", "torch"):
+        return choice
+    has_torch = all(importlib.util.find_spec(m) is not None for m in ("torch", "timm"))
+    if has_torch and "torch" in spec.files and nvidia_driver_present():
+        return "torch"
+    return "onnx"
+
+
+def model_path_for(custom: str) -> Path:
+    """The user's model file, or the bundled one."""
+    return Path(custom) if custom else default_model_path()
+
+
+def model_card_text(spec: ModelSpec | None) -> str:
+    """models/MODEL_CARD.md (beside the model, else the bundled one), or the spec's info."""
+    candidates = []
+    if spec is not None and spec.path is not None:
+        candidates.append(spec.path.parent / "MODEL_CARD.md")
+    candidates.append(models_dir() / "MODEL_CARD.md")
+    for card in candidates:
+        if card.is_file():
+            try:
+                return card.read_text(encoding="utf-8")
+            except OSError:
+                continue
+    if spec is None:
+        return "_No model is loaded._"
+    classes = ", ".join(f"{c} ({n})" for c, n in zip(spec.classes, spec.class_names))
+    lines = [f"# {spec.name}", "", f"- Architecture: {spec.architecture}",
+             f"- Version: {spec.version}", f"- Input size: {spec.input_size} px",
+             f"- Classes: {classes}",
+             f"- Softmax temperature: {spec.temperature:g}"]
+    for key, value in spec.info.items():
+        lines.append(f"- {key}: {_short(value)}")
+    return "\n".join(lines)
+
+
+def _short(value: object, limit: int = 400) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def load_model(custom_path: str, backend_choice: str, threads: int | None = None,
+               ) -> SerializedClassifier:
+    """Read the metadata, pick the backend and load the model (raises ModelFileError)."""
+    path = model_path_for(custom_path)
+    spec = load_model_spec(path)
+    backend = choose_backend(backend_choice, spec)
+    from marrow_desktop.inference.loader import load_classifier
+
+    return SerializedClassifier(load_classifier(path, backend, threads=threads))
+
+
+# folders ---------------------------------------------------------------------------------------
+def list_images(sources: Sequence[str], recursive: bool = True) -> list[str]:
+    """Image paths of folders and/or files, in natural order."""
+    return [str(p) for p in find_images(sources, recursive=recursive)]
+
+
+@dataclass
+class StoredState:
+    """What the store knows about a folder: results (quality, and predictions of this model)."""
+
+    results: list[ImageResult] = field(default_factory=list)
+    reviews: dict[str, str] = field(default_factory=dict)  # path -> reviewed class
+    checked: int = 0
+
+
+def lookup_stored(paths: Sequence[str], store: ResultStore, model_sha256: str,
+                  ticket: Ticket | None = None) -> StoredState:
+    """Restore stored results for files whose size and mtime are unchanged (no pixels read)."""
+    state = StoredState()
+    known: dict[str, str] = {}
+    for i, path in enumerate(paths):
+        if ticket is not None and i % 256 == 0 and ticket.stale:
+            return state
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        sha = store.known_hash(path, st.st_size, st.st_mtime_ns)
+        if sha:
+            known[path] = sha
+    state.checked = len(paths)
+    hits = store.lookup_paths(known, model_sha256) if model_sha256 else {}
+    for path, sha in known.items():
+        result = hits.get(path) or store.get(path, sha)
+        if result is not None:
+            state.results.append(result)
+        review = store.review(sha)
+        if review:
+            state.reviews[path] = review[0]
+    return state
+
+
+def batch_results(paths: Sequence[str], classifier: SerializedClassifier | None,
+                  store: ResultStore | None, batch_size: int,
+                  thresholds: QualityThresholds) -> Iterator[ImageResult]:
+    """The folder run: core.batch.run_batch with the loaded model (None: quality only)."""
+    spec = classifier.spec if classifier is not None else None
+    yield from run_batch(
+        (Path(p) for p in paths), classifier,
+        classes=spec.classes if spec else (), model_sha256=spec.model_sha256 if spec else "",
+        model_name=spec.name if spec else "", store=store, batch_size=batch_size,
+        thresholds=thresholds,
+    )
+
+
+# the selected image ----------------------------------------------------------------------------
+@dataclass
+class Analysis:
+    """Everything the panels show for one image."""
+
+    path: str
+    sha256: str
+    display: np.ndarray  # RGB copy for the panels (<= DISPLAY_MAX px)
+    full: np.ndarray  # decoded image, for CAMs of other classes
+    quality: QualityMetrics
+    result: ImageResult  # quality + probabilities, as the batch would have made it
+    probabilities: np.ndarray | None = None
+    class_index: int = -1
+    cam: np.ndarray | None = None  # display-sized, [0, 1]
+    review: str = ""
+
+
+def display_copy(rgb: np.ndarray, limit: int = DISPLAY_MAX) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = limit / max(h, w)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def resolve_target(probabilities: np.ndarray, target: str, classes: Sequence[str]) -> int:
+    """'top', 'second' or a class code -> class index."""
+    order = np.argsort(-probabilities, kind="stable")
+    if target == "second" and len(order) > 1:
+        return int(order[1])
+    if target in classes:
+        return list(classes).index(target)
+    return int(order[0])
+
+
+def _display_cam(explanation: Explanation, display: np.ndarray) -> np.ndarray:
+    h, w = display.shape[:2]
+    return cv2.resize(explanation.cam.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def analyze_image(path: str, classifier: SerializedClassifier | None, thresholds: QualityThresholds,
+                  store: ResultStore | None = None, target: str = "top",
+                  ticket: Ticket | None = None) -> Analysis | None:
+    """Decode, measure quality, classify and explain one image (None when superseded)."""
+    data = read_bytes(path)
+    sha = sha256_bytes(data)
+    rgb = decode_image(data, path).rgb
+    quality = assess(rgb, thresholds)
+    result = ImageResult(path=path, content_sha256=sha, quality=quality)
+    analysis = Analysis(path, sha, display_copy(rgb), rgb, quality, result)
+    if store is not None:
+        review = store.review(sha)
+        analysis.review = review[0] if review else ""
+    if ticket is not None and ticket.stale:
+        return None
+    if classifier is not None:
+        spec = classifier.spec
+        explanation = classifier.explain(rgb)
+        probs = np.asarray(explanation.probabilities, dtype=np.float32)
+        index = resolve_target(probs, target, spec.classes)
+        if index != explanation.class_index and not (ticket is not None and ticket.stale):
+            explanation = classifier.explain(rgb, index)
+        analysis.probabilities = probs
+        analysis.class_index = index
+        analysis.cam = _display_cam(explanation, analysis.display)
+        result.probabilities = probs
+        result.classes = tuple(spec.classes)
+        result.model_sha256 = spec.model_sha256
+    if store is not None:
+        _remember(store, result, path, classifier)
+    return analysis
+
+
+def _remember(store: ResultStore, result: ImageResult, path: str,
+              classifier: SerializedClassifier | None) -> None:
+    """Keep what the selection computed, so a later batch or reopen need not redo it."""
+    try:
+        st = os.stat(path)
+        name = classifier.spec.name if classifier is not None else ""
+        store.put(result, st.st_size, st.st_mtime_ns, name)
+    except OSError:
+        pass
+
+
+def explain_class(full: np.ndarray, display_shape: tuple[int, ...],
+                  classifier: SerializedClassifier, class_index: int) -> tuple[int, np.ndarray]:
+    """CAM of one class, resized to the displayed image."""
+    explanation = classifier.explain(full, class_index)
+    h, w = display_shape[:2]
+    cam = cv2.resize(explanation.cam.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return class_index, cam
+
+
+def sharpen(display: np.ndarray, amount: float) -> tuple[float, np.ndarray]:
+    """Unsharp-masked copy of the displayed image."""
+    return amount, unsharp_mask(display, amount)
+
+
+# reviews and reports ---------------------------------------------------------------------------
+def save_reviews(store: ResultStore, entries: Sequence[tuple[str, str, str]]) -> int:
+    """(path, known content hash or '', label) -> ResultStore.set_review; returns how many."""
+    for path, sha, label in entries:
+        store.set_review(sha or sha256_file(path), label)
+    return len(entries)
+
+
+def with_blur_threshold(quality: QualityMetrics | None, threshold: float,
+                        ) -> QualityMetrics | None:
+    """The metrics with the blur verdict re-decided at the current threshold."""
+    if quality is None:
+        return None
+    blurry = quality.laplacian_var < threshold
+    return quality if blurry == quality.blurry else dataclasses.replace(quality, blurry=blurry)
+
+
+def export_csv(out_path: str, rows: Sequence[tuple[ImageResult, str]], classes: Sequence[str],
+               blur_threshold: float) -> int:
+    """Write `marrow classify`'s report (core.report) for these results and reviews."""
+    with ReportWriter(out_path, classes, resume=False) as writer:
+        for result, reviewed in rows:
+            fixed = with_blur_threshold(result.quality, blur_threshold)
+            if fixed is not result.quality:
+                result = dataclasses.replace(result, quality=fixed)
+            writer.write(result, reviewed)
+    return len(rows)

@@ -1,0 +1,172 @@
+"""Thumbnails made on worker threads, on demand, newest request first, kept in an LRU cache.
+
+The view asks only for the items it paints, so a folder of 10,000 images costs one decode per
+visible cell. Requests form a bounded stack (last in, first out): while the user scrolls, the
+cells now on screen are decoded first and requests for cells scrolled past fall off the bottom.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict, deque
+from io import BytesIO
+
+import numpy as np
+from PIL import Image, ImageOps
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage
+
+from marrow_desktop.core.imageio import MAX_PIXELS, read_bytes
+
+THUMB_SIZE = 104
+
+
+def make_thumbnail(path: str, size: int = THUMB_SIZE) -> QImage:
+    """Decode a file to a QImage no larger than size x size (JPEG: DCT-scaled decode)."""
+    data = read_bytes(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        image = Image.open(BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:
+            raise ValueError("image too large")
+        image.draft("RGB", (size * 2, size * 2))  # JPEG: decode at a fraction of full size
+        image = ImageOps.exif_transpose(image) or image
+        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            values = np.asarray(image, dtype=np.float64)
+            peak = 65535.0 if values.max(initial=0) > 255 else 255.0
+            image = Image.fromarray(np.clip(values / peak * 255.0, 0, 255).astype(np.uint8))
+        if image.mode != "RGB":
+            image = image.convert("RGBA").convert("RGB") if "A" in image.mode else \
+                image.convert("RGB")
+        image.thumbnail((size, size), Image.Resampling.BILINEAR)
+    rgb = np.ascontiguousarray(np.asarray(image))
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class _Signals(QObject):
+    loaded = Signal(str, QImage)
+
+
+class _DrainWorker(QRunnable):
+    """Decodes requests from the shared stack until it is empty."""
+
+    def __init__(self, loader: ThumbnailLoader) -> None:
+        super().__init__()
+        self.loader = loader
+        self.signals = loader._signals
+        self.size = loader.size
+
+    def run(self) -> None:
+        try:
+            while True:
+                path = self.loader._pop()
+                if path is None:
+                    return
+                try:
+                    image = make_thumbnail(path, self.size)
+                except Exception:
+                    image = QImage()  # null image: the delegate draws a "cannot read" cell
+                try:
+                    self.signals.loaded.emit(path, image)
+                except RuntimeError:
+                    return
+        finally:
+            self.loader._worker_done()
+
+
+class ThumbnailLoader(QObject):
+    """get(path) returns a cached thumbnail or schedules one; `ready(path)` says it arrived."""
+
+    ready = Signal(str)
+
+    def __init__(self, size: int = THUMB_SIZE, cache_size: int = 1500, threads: int = 2,
+                 max_pending: int = 400, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.size = size
+        self.cache_size = cache_size
+        self.max_pending = max_pending
+        self.threads = threads
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(threads)
+        self._signals = _Signals()
+        self._signals.loaded.connect(self._on_loaded)
+        self._cache: OrderedDict[str, QImage] = OrderedDict()
+        self._stack: deque[str] = deque()
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._active = 0
+        self._closed = False
+        self.decoded = 0  # thumbnails made so far (benchmarks and tests)
+
+    def get(self, path: str) -> QImage | None:
+        """The thumbnail if cached (a null QImage marks an unreadable file), else None."""
+        image = self._cache.get(path)
+        if image is not None:
+            self._cache.move_to_end(path)
+            return image
+        self.request(path)
+        return None
+
+    def request(self, path: str) -> None:
+        if self._closed:
+            return
+        start = False
+        with self._lock:
+            if path in self._pending:
+                return
+            self._pending.add(path)
+            self._stack.append(path)
+            while len(self._stack) > self.max_pending:
+                self._pending.discard(self._stack.popleft())
+            if self._active < self.threads:
+                self._active += 1
+                start = True
+        if start:
+            self.pool.start(_DrainWorker(self))
+
+    def clear_pending(self) -> None:
+        """Forget requests not yet started (the view scrolled; visible cells ask again)."""
+        with self._lock:
+            self._stack.clear()
+            self._pending.clear()
+
+    def clear(self) -> None:
+        """Drop the cache and the queue (another folder was opened)."""
+        self.clear_pending()
+        self._cache.clear()
+
+    def cached(self) -> int:
+        return len(self._cache)
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        self._closed = True
+        self.clear_pending()
+        self.pool.waitForDone(timeout_ms)
+
+    # worker side -----------------------------------------------------------------------------
+    def _pop(self) -> str | None:
+        with self._lock:
+            return self._stack.pop() if self._stack else None
+
+    def _worker_done(self) -> None:
+        with self._lock:
+            self._active -= 1
+            restart = bool(self._stack) and not self._closed
+            if restart:
+                self._active += 1
+        if restart:  # a request slipped in between the last pop and this exit
+            self.pool.start(_DrainWorker(self))
+
+    @Slot(str, QImage)
+    def _on_loaded(self, path: str, image: QImage) -> None:
+        with self._lock:
+            self._pending.discard(path)
+        if self._closed:
+            return
+        self.decoded += 1
+        self._cache[path] = image
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        self.ready.emit(path)

@@ -1,0 +1,361 @@
+"""The browser's list model: one item per image, its result and review, filtered and sorted.
+
+Filtering and sorting happen here on plain Python lists (a folder of 10,000 images re-sorts in a
+few milliseconds) instead of in a QSortFilterProxyModel, whose per-comparison Python callbacks
+would be far slower. Thumbnails come from a ThumbnailLoader, only for the cells the view paints.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+
+from marrow_desktop.core.quality import QualityMetrics
+from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.taxonomy import full_name
+from marrow_desktop.gui.thumbnails import ThumbnailLoader
+
+ItemRole = Qt.ItemDataRole.UserRole + 1
+PathRole = Qt.ItemDataRole.UserRole + 2
+UNCLASSIFIED = "-"  # class filter value for images without a prediction
+
+REVIEW_FILTERS = {"all": "Any review state", "unreviewed": "Not reviewed",
+                  "reviewed": "Reviewed", "confirmed": "Confirmed", "corrected": "Corrected"}
+FLAG_FILTERS = {"all": "Any flags", "low_confidence": "Low confidence",
+                "poor_quality": "Poor quality", "flagged": "Any flag", "ok": "No flags",
+                "errors": "Unreadable"}
+SORT_KEYS = {"name": "File name", "class": "Class", "confidence": "Confidence",
+             "sharpness": "Sharpness", "review": "Review state"}
+
+
+def poor_quality(quality: QualityMetrics | None, blur_threshold: float) -> bool:
+    """Any quality check failed, with the blur verdict at the current threshold."""
+    if quality is None:
+        return False
+    return (quality.laplacian_var < blur_threshold or quality.too_dark or quality.too_bright
+            or not quality.stain_present or quality.color_type != "rgb")
+
+
+def quality_problems(quality: QualityMetrics | None, blur_threshold: float) -> list[str]:
+    if quality is None:
+        return []
+    problems = [p for p in quality.problems() if p != "blurry"]
+    if quality.laplacian_var < blur_threshold:
+        problems.insert(0, "blurry")
+    return problems
+
+
+@dataclass(eq=False)
+class ImageItem:
+    """One image of the open folder."""
+
+    path: str
+    name: str
+    order: int  # position in the folder's natural order
+    result: ImageResult | None = None
+    review: str = ""  # class code a person gave it ('' = not reviewed)
+    sha256: str = ""
+
+    @property
+    def classified(self) -> bool:
+        return self.result is not None and self.result.classified
+
+    @property
+    def predicted(self) -> str:
+        return self.result.predicted_class if self.classified else ""  # type: ignore[union-attr]
+
+    @property
+    def confidence(self) -> float:
+        return self.result.confidence if self.classified else math.nan  # type: ignore[union-attr]
+
+    @property
+    def quality(self) -> QualityMetrics | None:
+        return self.result.quality if self.result is not None else None
+
+    @property
+    def sharpness(self) -> float:
+        q = self.quality
+        return q.laplacian_var if q is not None else math.nan
+
+    @property
+    def error(self) -> str:
+        return self.result.error if self.result is not None and not self.result.ok else ""
+
+    @property
+    def effective_class(self) -> str:
+        """The reviewed class where there is one, else the predicted class."""
+        return self.review or self.predicted
+
+    @property
+    def review_state(self) -> str:
+        if not self.review:
+            return "unreviewed"
+        return "confirmed" if self.review == self.predicted else "corrected"
+
+
+@dataclass(frozen=True)
+class BrowserFilter:
+    """What the browser shows: file-name text, class, review state and flags."""
+
+    text: str = ""
+    class_code: str = ""  # '' = all, UNCLASSIFIED = no prediction, else a class code
+    review: str = "all"
+    flag: str = "all"
+
+    @property
+    def active(self) -> bool:
+        return bool(self.text or self.class_code) or self.review != "all" or self.flag != "all"
+
+
+class ThumbnailModel(QAbstractListModel):
+    """Items of the open folder; `rows` maps view rows to items after filtering and sorting."""
+
+    countsChanged = Signal()
+
+    def __init__(self, loader: ThumbnailLoader, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.loader = loader
+        self.loader.ready.connect(self._on_thumbnail)
+        self._items: list[ImageItem] = []
+        self._by_path: dict[str, ImageItem] = {}
+        self._rows: list[int] = []
+        self._row_of: dict[int, int] = {}
+        self._filter = BrowserFilter()
+        self._sort_key = "name"
+        self._descending = False
+        self.low_confidence = 0.5
+        self.blur_threshold = 8.0
+        self._refilter_timer = QTimer(self)
+        self._refilter_timer.setSingleShot(True)
+        self._refilter_timer.setInterval(600)
+        self._refilter_timer.timeout.connect(self.refilter)
+
+    # Qt model interface ----------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        item = self._items[self._rows[index.row()]]
+        if role == ItemRole:
+            return item
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.loader.get(item.path)
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return item.name
+        if role == PathRole:
+            return item.path
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.tooltip(item)
+        return None
+
+    def tooltip(self, item: ImageItem) -> str:
+        lines = [f"<b>{item.name}</b>", f"<span style='color:#64748b'>{item.path}</span>"]
+        if item.error:
+            lines.append(f"<span style='color:#b91c1c'>{item.error}</span>")
+        if item.classified:
+            tops = ", ".join(f"{c} {p:.0%}" for c, p in item.result.top(3))  # type: ignore[union-attr]
+            lines.append(f"Predicted: <b>{full_name(item.predicted)}</b> "
+                         f"({item.confidence:.1%})<br>Top 3: {tops}")
+            if item.confidence < self.low_confidence:
+                lines.append("<span style='color:#b45309'>Low confidence</span>")
+        if item.review:
+            state = "confirmed" if item.review_state == "confirmed" else "corrected to"
+            lines.append(f"Reviewed: {state} <b>{full_name(item.review)}</b>")
+        problems = quality_problems(item.quality, self.blur_threshold)
+        if problems:
+            lines.append(f"<span style='color:#b91c1c'>Quality: {', '.join(problems)}</span>")
+        elif item.quality is not None:
+            lines.append(f"Quality OK (sharpness {item.sharpness:.1f})")
+        return "<br>".join(lines)
+
+    # contents --------------------------------------------------------------------------------
+    def set_paths(self, paths: Sequence[str]) -> None:
+        """Show a new list of images (results and reviews start empty)."""
+        self.beginResetModel()
+        self.loader.clear()
+        self._items = [ImageItem(p, os.path.basename(p), i) for i, p in enumerate(paths)]
+        self._by_path = {item.path: item for item in self._items}
+        self._rows, self._row_of = self._compute_rows()
+        self.endResetModel()
+        self.countsChanged.emit()
+
+    def update_results(self, results: Iterable[ImageResult]) -> int:
+        """Attach results to their items; returns how many matched."""
+        matched = 0
+        for result in results:
+            item = self._by_path.get(result.path)
+            if item is None:
+                continue
+            if item.result is not None and item.result.classified and not result.classified \
+                    and result.ok:
+                continue  # a quality-only result does not erase a prediction
+            item.result = result
+            if result.content_sha256:
+                item.sha256 = result.content_sha256
+            matched += 1
+        if matched:
+            self._contents_changed()
+        return matched
+
+    def set_reviews(self, reviews: dict[str, str]) -> None:
+        for path, label in reviews.items():
+            item = self._by_path.get(path)
+            if item is not None:
+                item.review = label
+        if reviews:
+            self._contents_changed()
+
+    def clear_results(self) -> None:
+        """Forget every result and review (the model changed; the store is asked again)."""
+        for item in self._items:
+            item.result = None
+            item.review = ""
+        self._contents_changed()
+
+    def set_thresholds(self, low_confidence: float, blur_threshold: float) -> None:
+        self.low_confidence = low_confidence
+        self.blur_threshold = blur_threshold
+        self._contents_changed()
+
+    def _contents_changed(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+        if (self._filter.active or self._sort_key != "name") \
+                and not self._refilter_timer.isActive():
+            self._refilter_timer.start()
+        self.countsChanged.emit()
+
+    # filtering and sorting -------------------------------------------------------------------
+    @property
+    def filter(self) -> BrowserFilter:
+        return self._filter
+
+    @property
+    def sort_key(self) -> tuple[str, bool]:
+        return self._sort_key, self._descending
+
+    def set_filter(self, browser_filter: BrowserFilter) -> None:
+        if browser_filter != self._filter:
+            self._filter = browser_filter
+            self.refilter()
+
+    def set_sort(self, key: str, descending: bool = False) -> None:
+        if key not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {key!r}")
+        if (key, descending) != (self._sort_key, self._descending):
+            self._sort_key, self._descending = key, descending
+            self.refilter()
+
+    def refilter(self) -> None:
+        self._refilter_timer.stop()
+        rows, row_of = self._compute_rows()
+        if rows == self._rows:
+            return
+        self.beginResetModel()
+        self._rows, self._row_of = rows, row_of
+        self.endResetModel()
+        self.countsChanged.emit()
+
+    def _accepts(self, item: ImageItem) -> bool:
+        f = self._filter
+        if f.text and f.text.lower() not in item.name.lower():
+            return False
+        if f.class_code:
+            if f.class_code == UNCLASSIFIED:
+                if item.classified:
+                    return False
+            elif item.effective_class != f.class_code:
+                return False
+        if f.review != "all":
+            state = item.review_state
+            if f.review == "reviewed":
+                if state == "unreviewed":
+                    return False
+            elif state != f.review:
+                return False
+        if f.flag != "all":
+            low = item.classified and item.confidence < self.low_confidence
+            poor = poor_quality(item.quality, self.blur_threshold)
+            flags = {"low_confidence": low, "poor_quality": poor, "flagged": low or poor,
+                     "ok": item.classified and not (low or poor) and not item.error,
+                     "errors": bool(item.error)}
+            if not flags.get(f.flag, True):
+                return False
+        return True
+
+    def _sort_value(self, item: ImageItem) -> tuple | None:
+        """Sort key of an item, None when it has no value for the key (those go last)."""
+        key = self._sort_key
+        if key == "class":
+            code = item.effective_class
+            return (code, item.order) if code else None
+        if key in ("confidence", "sharpness"):
+            value = item.confidence if key == "confidence" else item.sharpness
+            return None if math.isnan(value) else (value, item.order)
+        if key == "review":
+            rank = {"corrected": 0, "confirmed": 1, "unreviewed": 2}[item.review_state]
+            return (rank, item.order)
+        return (item.order,)
+
+    def _compute_rows(self) -> tuple[list[int], dict[int, int]]:
+        f = self._filter
+        indices = [i for i, item in enumerate(self._items) if not f.active or self._accepts(item)]
+        if self._sort_key != "name" or self._descending:
+            keyed = [(self._sort_value(self._items[i]), i) for i in indices]
+            present = [pair for pair in keyed if pair[0] is not None]
+            present.sort(key=lambda pair: pair[0], reverse=self._descending)
+            indices = [i for _, i in present] + [i for key, i in keyed if key is None]
+        return indices, {item_index: row for row, item_index in enumerate(indices)}
+
+    # lookups ---------------------------------------------------------------------------------
+    def item(self, row: int) -> ImageItem | None:
+        return self._items[self._rows[row]] if 0 <= row < len(self._rows) else None
+
+    def item_for(self, path: str) -> ImageItem | None:
+        return self._by_path.get(path)
+
+    def row_of(self, path: str) -> int:
+        item = self._by_path.get(path)
+        if item is None:
+            return -1
+        return self._row_of.get(item.order, -1)
+
+    def items(self) -> list[ImageItem]:
+        """All items in folder order (filtered or not)."""
+        return list(self._items)
+
+    def paths(self) -> list[str]:
+        return [item.path for item in self._items]
+
+    def total(self) -> int:
+        return len(self._items)
+
+    def classified_count(self) -> int:
+        return sum(1 for item in self._items if item.classified)
+
+    def reviewed_count(self) -> int:
+        return sum(1 for item in self._items if item.review)
+
+    def sharpness_values(self) -> list[float]:
+        return [item.quality.laplacian_var for item in self._items if item.quality is not None]
+
+    def _on_thumbnail(self, path: str) -> None:
+        row = self.row_of(path)
+        if row >= 0:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])

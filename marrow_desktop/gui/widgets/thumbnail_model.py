@@ -202,8 +202,11 @@ class ThumbnailModel(QAbstractListModel):
             if item is None:
                 continue
             if item.result is not None and item.result.classified and not result.classified \
-                    and result.ok:
-                continue  # a quality-only result does not erase a prediction
+                    and result.ok:  # a quality-only result does not erase a prediction
+                if result.quality is not None:
+                    item.result.quality = result.quality
+                matched += 1
+                continue
             item.result = result
             if result.content_sha256:
                 item.sha256 = result.content_sha256

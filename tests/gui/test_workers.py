@@ -1,0 +1,94 @@
+"""Workers: results on the GUI thread, stale requests dropped, errors reported, runs cancelled."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from marrow_desktop.core.errors import ImageLoadError
+from marrow_desktop.gui.workers import TaskRunner
+
+
+def test_result_arrives_on_gui_thread(qtbot):
+    runner = TaskRunner(2)
+    got = []
+    runner.submit(lambda: threading.get_ident(),
+                  on_result=lambda worker_thread: got.append((worker_thread,
+                                                              threading.get_ident())))
+    qtbot.waitUntil(lambda: bool(got), timeout=5000)
+    worker_thread, callback_thread = got[0]
+    assert worker_thread != threading.get_ident()
+    assert callback_thread == threading.get_ident()
+    runner.shutdown()
+
+
+def test_newer_request_makes_older_one_stale(qtbot):
+    runner = TaskRunner(2)
+    got = []
+
+    def slow(value, ticket):
+        time.sleep(0.3)
+        return value, ticket.stale
+
+    runner.submit(slow, "old", channel="analysis", pass_ticket=True, on_result=got.append)
+    runner.submit(slow, "new", channel="analysis", pass_ticket=True, on_result=got.append)
+    qtbot.waitUntil(lambda: runner.pending() == 0, timeout=5000)
+    assert got == [("new", False)]  # the old result was dropped, the worker could see it
+    runner.shutdown()
+
+
+def test_errors_reach_the_error_callback(qtbot):
+    runner = TaskRunner(1)
+    errors = []
+
+    def fail():
+        raise ImageLoadError("cell.jpg: corrupt or truncated image")
+
+    def crash():
+        raise ZeroDivisionError("division by zero")
+
+    runner.submit(fail, on_error=errors.append)
+    runner.submit(crash, on_error=errors.append)
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=5000)
+    assert errors[0] == "cell.jpg: corrupt or truncated image"
+    assert errors[1] == "ZeroDivisionError: division by zero"
+    runner.shutdown()
+
+
+def test_stream_sends_chunks_and_stops_when_cancelled(qtbot):
+    runner = TaskRunner(1)
+    chunks, finished, closed = [], [], []
+
+    def numbers():
+        try:
+            for i in range(10_000):
+                time.sleep(0.001)
+                yield i
+        finally:
+            closed.append(True)
+
+    ticket = runner.stream(numbers, on_chunk=chunks.append, on_finished=finished.append,
+                           interval=0.05)
+    qtbot.waitUntil(lambda: len(chunks) >= 2, timeout=5000)
+    ticket.cancel()
+    qtbot.waitUntil(lambda: bool(finished), timeout=5000)
+    received = [n for chunk in chunks for n in chunk]
+    assert finished == [True]
+    assert closed == [True]  # the generator's clean-up ran
+    assert received == list(range(len(received))) and len(received) < 10_000
+    runner.shutdown()
+
+
+def test_stream_error_is_reported_and_finishes(qtbot):
+    runner = TaskRunner(1)
+    chunks, finished, errors = [], [], []
+
+    def broken():
+        yield 1
+        raise RuntimeError("disk gone")
+
+    runner.stream(broken, on_chunk=chunks.append, on_finished=finished.append,
+                  on_error=errors.append)
+    qtbot.waitUntil(lambda: bool(finished), timeout=5000)
+    assert chunks == [[1]] and errors == ["RuntimeError: disk gone"] and finished == [False]
+    runner.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,18 @@ pytestmark = pytest.mark.torch
 
 
 @pytest.fixture(scope="module", params=["random", "bundled"])
-def backends(request: pytest.FixtureRequest) -> tuple:
+def backends(request: pytest.FixtureRequest) -> Iterator[tuple]:
+    import torch
+
     from marrow_desktop.inference.onnx_backend import OnnxClassifier
     from marrow_desktop.inference.torch_backend import TorchClassifier
 
     fixture = "random_model" if request.param == "random" else "bundled_model"
     spec = load_model_spec(request.getfixturevalue(fixture))
-    return OnnxClassifier(spec, threads=2), TorchClassifier(spec, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # batch-1 Grad-CAM: threads only add contention on a busy CPU
+    yield OnnxClassifier(spec, threads=1), TorchClassifier(spec, device="cpu")
+    torch.set_num_threads(threads)
 
 
 def test_same_probabilities(backends: tuple, sample_paths: list[Path]) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from marrow_desktop.commands._batch_args import add_common_arguments
+from marrow_desktop.commands._batch_args import _positive_int, add_common_arguments
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "bundled model ($MARROW_MODELS_DIR overrides its folder)")
     p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
                    help="auto: PyTorch on a CUDA GPU when available, else ONNX Runtime on the CPU")
-    p.add_argument("--threads", type=int, metavar="N",
+    p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="CPU threads for ONNX Runtime (default: all cores)")
     p.add_argument("--cam-dir", type=Path, metavar="DIR",
                    help="also write a Grad-CAM overlay PNG per image into DIR")
@@ -37,8 +37,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from marrow_desktop.commands._batch_common import run_streaming
+    from marrow_desktop.core.errors import ModelFileError
+    from marrow_desktop.core.paths import default_model_path
     from marrow_desktop.inference.loader import load_classifier
 
+    if args.model is None and not default_model_path().is_file():
+        raise ModelFileError(f"{default_model_path()}: no bundled model here; pass --model FILE "
+                             "or set MARROW_MODELS_DIR")
     classifier = load_classifier(args.model, backend=args.backend, threads=args.threads)
     spec = classifier.spec
     on_image = CamWriter(classifier, args.cam_dir) if args.cam_dir else None

@@ -117,3 +117,12 @@ def test_bundled_model_classifies_the_samples(sample_dir: Path, tmp_path: Path,
     rows = read_report(out)
     correct = sum(Path(r["path"]).name[:3] == r["predicted_class"] for r in rows)
     assert len(rows) == 21 and correct >= 14
+
+
+def test_missing_default_model_says_what_to_do(sample_dir: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MARROW_MODELS_DIR", str(tmp_path / "no-models"))
+    assert marrow("classify", sample_dir, "-o", tmp_path / "r.csv") == 2
+    err = capsys.readouterr().err
+    assert "rexnet150_matek7.json" in err and "--model" in err

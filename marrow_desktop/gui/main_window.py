@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
 
         self._analysis_timer = QTimer(self, singleShot=True, interval=30)
         self._analysis_timer.timeout.connect(self._analyze_current)
-        self._distribution_timer = QTimer(self, singleShot=True, interval=400)
+        self._distribution_timer = QTimer(self, singleShot=True, interval=1000)
         self._distribution_timer.timeout.connect(self._refresh_distribution)
 
         self._apply_preferences()
@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         self.classification.cam_view.settingsChanged.connect(self._cam_settings)
         self.inspector.unsharpRequested.connect(self._on_unsharp)
         self.inspector.settingsChanged.connect(self._unsharp_settings)
+        self.inspector_dock.visibilityChanged.connect(
+            lambda visible: visible and self._distribution_timer.start())
         self.batch_bar.cancelRequested.connect(s.cancel_batch)
         self.sample_bar.actionTriggered.connect(self._info_action)
         self.model_bar.actionTriggered.connect(self._info_action)
@@ -487,7 +489,8 @@ class MainWindow(QMainWindow):
         self.actions.export_csv.setEnabled(has_images)
 
     def _refresh_distribution(self) -> None:
-        self.inspector.set_distribution(self.model.sharpness_values())
+        if self.inspector.isVisible() or not self.isVisible():
+            self.inspector.set_distribution(self.model.sharpness_values())
 
     # export ------------------------------------------------------------------------------------
     def choose_export(self) -> None:

@@ -67,7 +67,10 @@ class Session(QObject):
         super().__init__(parent)
         self.settings = settings
         self.tasks = TaskRunner(3, "marrow-tasks", self)
-        self.batch_runner = TaskRunner(1, "marrow-batch", self)
+        # heavy work below the GUI thread's priority; ONNX Runtime's threads, created while the
+        # model loads, inherit it
+        self.batch_runner = TaskRunner(1, "marrow-batch", self, background=True)
+        self.model_runner = TaskRunner(1, "marrow-model", self, background=True)
         self.classifier: SerializedClassifier | None = None
         self.model_error = ""
         self.model_loading = False
@@ -107,8 +110,9 @@ class Session(QObject):
         prefs = self.settings.preferences()
         self.model_loading = True
         self.modelLoading.emit(str(tasks.model_path_for(prefs.model_path)))
-        self.tasks.submit(tasks.load_model, prefs.model_path, prefs.backend, channel="model",
-                          on_result=self._model_loaded, on_error=self._model_failed)
+        self.model_runner.submit(tasks.load_model, prefs.model_path, prefs.backend,
+                                 channel="model", on_result=self._model_loaded,
+                                 on_error=self._model_failed)
 
     def _model_loaded(self, classifier: SerializedClassifier) -> None:
         self.model_loading = False
@@ -272,6 +276,7 @@ class Session(QObject):
         self.cancel_batch()
         self.batch_runner.shutdown()
         self.tasks.shutdown()
+        self.model_runner.shutdown()
         if self.store is not None:
             self.store.close()
             self.store = None

@@ -14,13 +14,16 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from marrow_desktop.core.errors import MarrowError
 
@@ -35,6 +38,34 @@ def describe_error(exc: BaseException) -> str:
         return str(exc)
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if str(exc) else text
+
+
+_lowered = threading.local()
+#: How much nicer than the GUI thread background work runs (Linux nice steps).
+BACKGROUND_NICE = 5
+
+
+def lower_thread_priority() -> None:
+    """Run the calling worker thread below the GUI thread, once per thread.
+
+    Linux: a per-thread nice value (threads this one starts, such as ONNX Runtime's pool or the
+    batch decoder, inherit it). Windows/macOS: QThread priorities. The GUI thread keeps its
+    priority, so the window stays responsive while every core is busy with a folder run.
+    """
+    if getattr(_lowered, "done", False):
+        return
+    _lowered.done = True
+    try:
+        if sys.platform.startswith("linux"):
+            tid = threading.get_native_id()
+            current = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, current + BACKGROUND_NICE))
+        else:
+            thread = QThread.currentThread()
+            if thread is not None:
+                thread.setPriority(QThread.Priority.LowPriority)
+    except (OSError, AttributeError, RuntimeError):
+        log.debug("could not lower the priority of a worker thread", exc_info=True)
 
 
 class Ticket:
@@ -75,12 +106,15 @@ class _Signals(QObject):
 
 class _FunctionWorker(QRunnable):
     def __init__(self, signals: _Signals, ticket: Ticket, fn: Callable, args: tuple,
-                 kwargs: dict) -> None:
+                 kwargs: dict, background: bool = False) -> None:
         super().__init__()
         self.signals, self.ticket, self.fn, self.args, self.kwargs = (
             signals, ticket, fn, args, kwargs)
+        self.background = background
 
     def run(self) -> None:
+        if self.background:
+            lower_thread_priority()
         job = self.ticket.job_id
         if self.ticket.stale:
             self._emit(job, _DROPPED, None)
@@ -103,12 +137,14 @@ class _GeneratorWorker(_FunctionWorker):
     """Iterates a generator; sends what it yields in chunks (every `interval` s or `max_chunk`)."""
 
     def __init__(self, signals: _Signals, ticket: Ticket, fn: Callable[..., Iterator], args: tuple,
-                 kwargs: dict, interval: float, max_chunk: int) -> None:
-        super().__init__(signals, ticket, fn, args, kwargs)
+                 kwargs: dict, interval: float, max_chunk: int, background: bool = False) -> None:
+        super().__init__(signals, ticket, fn, args, kwargs, background)
         self.interval = interval
         self.max_chunk = max_chunk
 
     def run(self) -> None:
+        if self.background:
+            lower_thread_priority()
         job = self.ticket.job_id
         cancelled = self.ticket.stale
         generator = None
@@ -146,8 +182,11 @@ class _GeneratorWorker(_FunctionWorker):
 class TaskRunner(QObject):
     """A thread pool plus the bookkeeping that routes results to GUI-thread callbacks."""
 
-    def __init__(self, threads: int, name: str = "worker", parent: QObject | None = None) -> None:
+    def __init__(self, threads: int, name: str = "worker", parent: QObject | None = None,
+                 background: bool = False) -> None:
+        """background: run this pool's threads below the GUI thread's priority."""
         super().__init__(parent)
+        self.background = background
         self.setObjectName(name)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max(1, threads))
@@ -179,7 +218,8 @@ class TaskRunner(QObject):
         if pass_ticket:
             kwargs["ticket"] = ticket
         self._jobs[ticket.job_id] = _Job(ticket, on_result, on_error)
-        self.pool.start(_FunctionWorker(self._signals, ticket, fn, args, kwargs), priority)
+        self.pool.start(_FunctionWorker(self._signals, ticket, fn, args, kwargs, self.background),
+                        priority)
         return ticket
 
     def stream(self, fn: Callable[..., Iterator], *args: Any, channel: str | None = None,
@@ -197,7 +237,7 @@ class TaskRunner(QObject):
             kwargs["ticket"] = ticket
         self._jobs[ticket.job_id] = _Job(ticket, None, on_error, on_chunk, on_finished)
         self.pool.start(_GeneratorWorker(self._signals, ticket, fn, args, kwargs, interval,
-                                         max_chunk))
+                                         max_chunk, self.background))
         return ticket
 
     def invalidate(self, channel: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from marrow_desktop.gui.theme import to_qimage
-from marrow_desktop.gui.widgets.image_canvas import draw_caption, fit_rect
+from marrow_desktop.gui.widgets.image_canvas import ScaledCache, draw_caption, fit_rect
 
 MODES = ("single", "side", "wipe")
 
@@ -20,6 +20,7 @@ class CompareView(QWidget):
         super().__init__(parent)
         self._a: QImage | None = None
         self._b: QImage | None = None
+        self._cache = {"a": ScaledCache(), "b": ScaledCache()}
         self.mode = "single"
         self.split = 0.5
         self.caption_a = "Original"
@@ -32,10 +33,13 @@ class CompareView(QWidget):
     def set_images(self, a: np.ndarray | None, b: np.ndarray | None = None) -> None:
         self._a = to_qimage(a) if a is not None else None
         self._b = to_qimage(b) if b is not None else None
+        self._cache["a"].set(self._a)
+        self._cache["b"].set(self._b)
         self.update()
 
     def set_b(self, b: np.ndarray | None, caption: str = "Sharpened") -> None:
         self._b = to_qimage(b) if b is not None else None
+        self._cache["b"].set(self._b)
         self.caption_b = caption
         self.update()
 
@@ -49,6 +53,8 @@ class CompareView(QWidget):
 
     def set_placeholder(self, text: str) -> None:
         self._a = self._b = None
+        self._cache["a"].set(None)
+        self._cache["b"].set(None)
         self.placeholder = text
         self.update()
 
@@ -58,16 +64,17 @@ class CompareView(QWidget):
     # painting --------------------------------------------------------------------------------
     def _draw(self, painter: QPainter, image: QImage, target: QRectF, caption: str,
               clip: QRectF | None = None) -> None:
-        path = QPainterPath()
-        path.addRoundedRect(target, 6, 6)
-        painter.save()
+        which = "a" if image is self._a else "b"
+        target = QRectF(target.toRect())
+        scaled = self._cache[which].get(target)
+        if scaled is None:
+            return
         if clip is not None:
-            clip_path = QPainterPath()
-            clip_path.addRect(clip)
-            path = path.intersected(clip_path)
-        painter.setClipPath(path)
-        painter.drawImage(target, image)
-        painter.restore()
+            painter.save()
+            painter.setClipRect(clip)
+        painter.drawImage(target.topLeft(), scaled)
+        if clip is not None:
+            painter.restore()
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -116,7 +123,7 @@ class CompareView(QWidget):
     def _frame(self, painter: QPainter, target: QRectF) -> None:
         painter.setPen(QPen(QColor("#cbd5e1"), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRoundedRect(target, 6, 6)
+        painter.drawRect(QRectF(target.toRect()))
 
     # the wipe divider ------------------------------------------------------------------------
     def _set_split_from(self, event: QMouseEvent) -> None:

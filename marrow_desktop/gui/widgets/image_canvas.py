@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from marrow_desktop.gui.theme import to_qimage
@@ -19,6 +19,26 @@ def fit_rect(image_size: QSize, bounds: QRectF) -> QRectF:
     rect = QRectF(0, 0, w, h)
     rect.moveCenter(bounds.center())
     return rect
+
+
+class ScaledCache:
+    """The image scaled smoothly once per display size, so repaints only copy pixels."""
+
+    def __init__(self) -> None:
+        self.source: QImage | None = None
+        self._scaled: QImage | None = None
+
+    def set(self, image: QImage | None) -> None:
+        self.source, self._scaled = image, None
+
+    def get(self, target: QRectF) -> QImage | None:
+        if self.source is None or self.source.isNull():
+            return None
+        size = target.size().toSize()
+        if self._scaled is None or self._scaled.size() != size:
+            self._scaled = self.source.scaled(size, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation)
+        return self._scaled
 
 
 def draw_caption(painter: QPainter, rect: QRectF, text: str, right: bool = False) -> None:
@@ -45,6 +65,7 @@ class ImageCanvas(QWidget):
         super().__init__(parent)
         self._image: QImage | None = None
         self._array: np.ndarray | None = None
+        self._scaled = ScaledCache()
         self.placeholder = placeholder
         self.caption = ""
         self.setMinimumSize(140, 140)
@@ -57,12 +78,14 @@ class ImageCanvas(QWidget):
         else:
             self._array = None
         self._image = image
+        self._scaled.set(image)
         self.caption = caption
         self.update()
 
     def set_placeholder(self, text: str) -> None:
         self._image = None
         self._array = None
+        self._scaled.set(None)
         self.placeholder = text
         self.update()
 
@@ -89,16 +112,11 @@ class ImageCanvas(QWidget):
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self.placeholder)
             return
-        target = self.image_rect()
-        path = QPainterPath()
-        path.addRoundedRect(target, 6, 6)
-        painter.save()
-        painter.setClipPath(path)
-        painter.drawImage(target, self._image)
-        painter.restore()
+        target = QRectF(self.image_rect().toRect())
+        painter.drawImage(target.topLeft(), self._scaled.get(target))
         painter.setPen(QPen(QColor("#cbd5e1"), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRoundedRect(target, 6, 6)
+        painter.drawRect(target)
         draw_caption(painter, target, self.caption)
 
     def sizeHint(self) -> QSize:

@@ -22,6 +22,7 @@ class SharpnessHistogram(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
+        self.plot.setAntialiasing(False)  # bars and lines are axis-aligned: faster repaints
         item = self.plot.getPlotItem()
         item.setContentsMargins(0, 2, 6, 0)
         small = QFont()
@@ -55,25 +56,34 @@ class SharpnessHistogram(QWidget):
         self._refresh()
 
     def set_values(self, values: Sequence[float], threshold: float) -> None:
-        self.values = np.asarray(values, dtype=np.float64)
+        values = np.asarray(values, dtype=np.float64)
+        self.values = np.sort(values[np.isfinite(values)])
         self.threshold = threshold
         self._refresh()
 
     def set_current(self, value: float | None) -> None:
+        """Move the marker (cheap: the histogram itself is not recomputed)."""
         self.current = value
-        self._refresh()
+        if value is not None:
+            self.marker.setValue(value)
+            self.marker.show()
+            if value > self.plot.getViewBox().viewRange()[0][1]:
+                self._refresh()
+        else:
+            self.marker.hide()
+        self.caption.setText(self._caption_text(len(self.values)))
 
     def percentile(self) -> float | None:
         """Share of measured images less sharp than the current one (0-100)."""
         if self.current is None or not len(self.values):
             return None
-        return float(np.mean(self.values < self.current) * 100)
+        return float(np.searchsorted(self.values, self.current) / len(self.values) * 100)
 
     def _refresh(self) -> None:
-        values = self.values[np.isfinite(self.values)] if len(self.values) else self.values
+        values = self.values
         self.threshold_line.setValue(self.threshold)
         if len(values):
-            high = float(np.percentile(values, 99.5)) if len(values) > 20 else float(values.max())
+            high = float(values[min(len(values) - 1, int(len(values) * 0.995))])
             high = max(high, self.threshold * 1.5, (self.current or 0) * 1.05, 1.0)
             bins = int(np.clip(np.sqrt(len(values)) * 2, 8, 40))
             counts, edges = np.histogram(np.clip(values, 0, high), bins=bins, range=(0, high))

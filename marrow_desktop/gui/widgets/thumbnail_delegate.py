@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from marrow_desktop.gui import theme
@@ -21,6 +21,16 @@ class ThumbnailDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.low_confidence = 0.5
         self.blur_threshold = 8.0
+        self.badge_font = QFont()
+        self.badge_font.setBold(True)
+        self.badge_font.setPixelSize(11)
+        self.chip_font = QFont(self.badge_font)
+        self.text_font = QFont()
+        self.text_font.setPixelSize(11)
+        self.name_font = QFont()
+        self.name_font.setPixelSize(10)
+        self.chip_metrics = QFontMetrics(self.chip_font)
+        self.name_metrics = QFontMetrics(self.name_font)
 
     def sizeHint(self, option: QStyleOptionViewItem,
                  index: QModelIndex | QPersistentModelIndex) -> QSize:
@@ -64,15 +74,15 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter,
                              "…" if image is None else "cannot\nread")
             return
-        size = image.size().scaled(box.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
-        target = QRectF(0, 0, size.width(), size.height())
-        target.moveCenter(box.center())
-        clip = QPainterPath()
-        clip.addRoundedRect(target, 4, 4)
-        painter.save()
-        painter.setClipPath(clip)
-        painter.drawImage(target, image)
-        painter.restore()
+        if image.width() <= box.width() and image.height() <= box.height():
+            x = box.center().x() - image.width() / 2
+            y = box.center().y() - image.height() / 2
+            painter.drawImage(QPointF(round(x), round(y)), image)  # made rounded, no scaling
+        else:
+            size = image.size().scaled(box.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRectF(0, 0, size.width(), size.height())
+            target.moveCenter(box.center())
+            painter.drawImage(target, image)
 
     def _badge(self, painter: QPainter, center: QPointF, color: str, text: str) -> None:
         r = QRectF(0, 0, _BADGE, _BADGE)
@@ -80,10 +90,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QPen(QColor("#ffffff"), 1.5))
         painter.setBrush(QColor(color))
         painter.drawEllipse(r)
-        font = QFont(painter.font())
-        font.setBold(True)
-        font.setPixelSize(11)
-        painter.setFont(font)
+        painter.setFont(self.badge_font)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
 
@@ -108,22 +115,17 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def _draw_label(self, painter: QPainter, cell: QRectF, box: QRectF, item: ImageItem,
                     selected: bool) -> None:
         line1 = QRectF(cell.left() + 6, box.bottom() + 5, cell.width() - 12, 18)
-        font = QFont(painter.font())
-        font.setPixelSize(11)
-        font.setBold(True)
         code = item.effective_class
         if code:
-            chip_font = QFont(font)
-            painter.setFont(chip_font)
-            fm = QFontMetrics(chip_font)
-            chip = QRectF(line1.left(), line1.top(), fm.horizontalAdvance(code) + 12, 17)
+            painter.setFont(self.chip_font)
+            chip = QRectF(line1.left(), line1.top(),
+                          self.chip_metrics.horizontalAdvance(code) + 12, 17)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(theme.class_color(code))
             painter.drawRoundedRect(chip, 8, 8)
             painter.setPen(QColor("#ffffff"))
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, code)
-            font.setBold(False)
-            painter.setFont(font)
+            painter.setFont(self.text_font)
             if item.review and item.review != item.predicted:
                 text, color = f"was {item.predicted}", "#7c3aed"
             else:
@@ -134,17 +136,13 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawText(line1.adjusted(chip.width() + 5, 0, 0, 0),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
         else:
-            font.setBold(False)
-            painter.setFont(font)
+            painter.setFont(self.text_font)
             painter.setPen(QColor(theme.BAD if item.error else "#94a3b8"))
             painter.drawText(line1, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                              "unreadable" if item.error else "not classified")
-        name_font = QFont(painter.font())
-        name_font.setPixelSize(10)
-        name_font.setBold(False)
-        painter.setFont(name_font)
+        painter.setFont(self.name_font)
         painter.setPen(QColor("#1e3a8a" if selected else theme.MUTED))
         line2 = QRect(int(line1.left()), int(line1.bottom() + 2), int(line1.width()), 14)
-        name = QFontMetrics(name_font).elidedText(item.name, Qt.TextElideMode.ElideMiddle,
-                                                  line2.width())
+        name = self.name_metrics.elidedText(item.name, Qt.TextElideMode.ElideMiddle,
+                                            line2.width())
         painter.drawText(line2, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)

@@ -129,6 +129,8 @@ class ThumbnailModel(QAbstractListModel):
         self.loader = loader
         self.loader.ready.connect(self._on_thumbnail)
         self._items: list[ImageItem] = []
+        self._n_classified = 0
+        self._n_reviewed = 0
         self._by_path: dict[str, ImageItem] = {}
         self._rows: list[int] = []
         self._row_of: dict[int, int] = {}
@@ -190,54 +192,65 @@ class ThumbnailModel(QAbstractListModel):
         self.loader.clear()
         self._items = [ImageItem(p, os.path.basename(p), i) for i, p in enumerate(paths)]
         self._by_path = {item.path: item for item in self._items}
+        self._n_classified = self._n_reviewed = 0
         self._rows, self._row_of = self._compute_rows()
         self.endResetModel()
         self.countsChanged.emit()
 
     def update_results(self, results: Iterable[ImageResult]) -> int:
         """Attach results to their items; returns how many matched."""
-        matched = 0
+        changed: list[ImageItem] = []
         for result in results:
             item = self._by_path.get(result.path)
             if item is None:
                 continue
-            if item.result is not None and item.result.classified and not result.classified \
+            was_classified = item.classified
+            if item.result is not None and was_classified and not result.classified \
                     and result.ok:  # a quality-only result does not erase a prediction
                 if result.quality is not None:
                     item.result.quality = result.quality
-                matched += 1
-                continue
-            item.result = result
-            if result.content_sha256:
-                item.sha256 = result.content_sha256
-            matched += 1
-        if matched:
-            self._contents_changed()
-        return matched
+            else:
+                item.result = result
+                if result.content_sha256:
+                    item.sha256 = result.content_sha256
+                self._n_classified += int(item.classified) - int(was_classified)
+            changed.append(item)
+        if changed:
+            self._contents_changed(changed)
+        return len(changed)
 
     def set_reviews(self, reviews: dict[str, str]) -> None:
+        changed: list[ImageItem] = []
         for path, label in reviews.items():
             item = self._by_path.get(path)
             if item is not None:
+                self._n_reviewed += int(bool(label)) - int(bool(item.review))
                 item.review = label
-        if reviews:
-            self._contents_changed()
+                changed.append(item)
+        if changed:
+            self._contents_changed(changed)
 
     def clear_results(self) -> None:
         """Forget every result and review (the model changed; the store is asked again)."""
         for item in self._items:
             item.result = None
             item.review = ""
-        self._contents_changed()
+        self._n_classified = self._n_reviewed = 0
+        self._contents_changed(None)
 
     def set_thresholds(self, low_confidence: float, blur_threshold: float) -> None:
         self.low_confidence = low_confidence
         self.blur_threshold = blur_threshold
-        self._contents_changed()
+        self._contents_changed(None)
 
-    def _contents_changed(self) -> None:
-        if self._rows:
-            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+    def _contents_changed(self, items: list[ImageItem] | None) -> None:
+        """Repaint the rows of these items (None: all) and re-filter soon if needed."""
+        if items is None:
+            rows = [0, len(self._rows) - 1] if self._rows else []
+        else:
+            rows = [r for r in (self._row_of.get(item.order) for item in items) if r is not None]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
         if (self._filter.active or self._sort_key != "name") \
                 and not self._refilter_timer.isActive():
             self._refilter_timer.start()
@@ -349,10 +362,10 @@ class ThumbnailModel(QAbstractListModel):
         return len(self._items)
 
     def classified_count(self) -> int:
-        return sum(1 for item in self._items if item.classified)
+        return self._n_classified
 
     def reviewed_count(self) -> int:
-        return sum(1 for item in self._items if item.review)
+        return self._n_reviewed
 
     def sharpness_values(self) -> list[float]:
         return [item.quality.laplacian_var for item in self._items if item.quality is not None]

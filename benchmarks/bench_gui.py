@@ -1,0 +1,287 @@
+"""Desktop viewer on a big folder: time to first thumbnails, GUI-thread stalls during a run, memory.
+
+    python benchmarks/bench_gui.py                      # 10,000 images, 20 s of batch
+    python benchmarks/bench_gui.py --images 2000 --batch-seconds 10
+    python benchmarks/bench_gui.py --screenshots docs   # also save docs/screenshot*.png
+
+The folder is generated: symbolic links to real cell images (../shared/data/matek7 when present,
+else the bundled samples), so it costs no disk space. Qt runs offscreen. Targets: first
+thumbnails < 1 s, no GUI stall > 100 ms while a batch runs, < 600 MB resident for 10,000 images.
+The model is the bundled one (or $MARROW_MODELS_DIR, or --model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory in MB (Linux /proc; psutil-free)."""
+    values = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, amount = line.split(":")
+                values[key] = int(amount.split()[0]) / 1024
+    except OSError:
+        return float("nan"), float("nan")
+    return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
+
+
+def source_images() -> list[Path]:
+    shared = Path(os.environ.get("MARROW_SHARED_DATA", REPO.parent / "shared" / "data")) / "matek7"
+    images = sorted(shared.glob("*/*.jpg")) if shared.is_dir() else []
+    return images or sorted((REPO / "resources" / "samples").glob("*.jpg"))
+
+
+def make_folder(root: Path, count: int) -> Path:
+    folder = root / f"cells_{count}"
+    folder.mkdir()
+    sources = source_images()
+    for i in range(count):
+        src = sources[i % len(sources)]
+        os.symlink(src, folder / f"{src.stem[:3]}_{i:05d}.jpg")
+    return folder
+
+
+class Probe:
+    """A 5 ms QTimer on the GUI thread: the largest gap between its ticks is the worst stall."""
+
+    def __init__(self, interval_ms: int = 5) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.interval = interval_ms / 1000
+        self.gaps: list[float] = []
+        self._last = time.perf_counter()
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self.gaps.clear()
+        self._last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self._last)
+        self._last = now
+
+    def worst_stall_ms(self) -> float:
+        return max(0.0, (max(self.gaps, default=0.0) - self.interval) * 1000)
+
+    def p99_stall_ms(self) -> float:
+        if len(self.gaps) < 2:
+            return 0.0
+        return max(0.0, (statistics.quantiles(self.gaps, n=100)[98] - self.interval) * 1000)
+
+
+def spin(app, seconds: float) -> None:
+    from PySide6.QtCore import QEventLoop
+
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+
+def wait(app, condition, timeout: float) -> float:
+    """Seconds until condition() held (processing events), or raise TimeoutError."""
+    from PySide6.QtCore import QEventLoop
+
+    start = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+    return time.perf_counter() - start
+
+
+def visible_rows(window) -> list[int]:
+    grid = window.browser.grid
+    rect = grid.viewport().rect()
+    rows = set()
+    step = 20
+    for y in range(0, rect.height(), step):
+        for x in range(0, rect.width(), step):
+            index = grid.indexAt(rect.topLeft().__class__(x, y))
+            if index.isValid():
+                rows.add(index.row())
+    return sorted(rows)
+
+
+def thumbnails_ready(window, rows: list[int]) -> bool:
+    model = window.model
+    return bool(rows) and all(model.item(r) is not None
+                              and window.loader._cache.get(model.item(r).path) is not None
+                              for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--batch-seconds", type=float, default=20.0)
+    parser.add_argument("--model", help="model .json (default: bundled / $MARROW_MODELS_DIR)")
+    parser.add_argument("--screenshots", metavar="DIR", help="save screenshots of the samples")
+    parser.add_argument("--idle", action="store_true",
+                        help="no scrolling or selecting while the batch runs")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    work = Path(tempfile.mkdtemp(prefix="marrow-bench-gui-"))
+    os.environ["MARROW_DATA_DIR"] = str(work / "data")
+    rss0, _ = rss_mb()
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([sys.argv[0]])
+    from marrow_desktop.gui import qt_compat, theme
+
+    problem = qt_compat.runtime_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 3
+    theme.apply_theme(app)
+    from marrow_desktop.gui.main_window import MainWindow
+    from marrow_desktop.gui.settings import AppSettings
+
+    settings = AppSettings.from_file(work / "settings.ini")
+    if args.model:
+        settings.overrides["model_path"] = os.path.abspath(args.model)
+    settings.overrides["backend"] = "onnx"
+
+    if args.screenshots:
+        return screenshots(app, settings, Path(args.screenshots))
+
+    t = time.perf_counter()
+    folder = make_folder(work, args.images)
+    print(f"folder: {args.images:,} symlinks to {len(source_images()):,} real images "
+          f"({time.perf_counter() - t:.2f} s to create)")
+
+    t_window = time.perf_counter()
+    window = MainWindow(settings)
+    window.show()
+    window.session.load_model()
+    app.processEvents()
+    print(f"window shown: {time.perf_counter() - t_window:.2f} s after construction started")
+    wait(app, lambda: not window.session.model_loading, 60)
+    spec = window.session.spec
+    print(f"model: {spec.name if spec else window.session.model_error}"
+          f" ({time.perf_counter() - t_window:.2f} s)")
+
+    t_open = time.perf_counter()
+    window.open_folder(str(folder))
+    listed = wait(app, lambda: window.model.total() == args.images, 60)
+    rows: list[int] = []
+
+    def first_screen() -> bool:
+        nonlocal rows
+        rows = rows or visible_rows(window)
+        return thumbnails_ready(window, rows)
+
+    wait(app, first_screen, 30)
+    first_total = time.perf_counter() - t_open
+    print(f"open: listed {args.images:,} images in {listed:.3f} s; first screen of "
+          f"{len(rows)} thumbnails after {first_total:.3f} s")
+
+    probe = Probe()
+    probe.start()
+    spin(app, 2.0)
+    probe.stop()
+    print(f"idle: worst GUI stall {probe.worst_stall_ms():.1f} ms, p99 {probe.p99_stall_ms():.1f}"
+          " ms (what the machine itself adds)")
+    probe.start()
+    scrollbar = window.browser.grid.verticalScrollBar()
+    t_scroll = time.perf_counter()
+    steps = 40
+    for i in range(steps):
+        scrollbar.setValue(int(scrollbar.maximum() * i / (steps - 1)))
+        spin(app, 0.05)
+    probe.stop()
+    print(f"scroll: {steps} jumps over the whole grid in {time.perf_counter() - t_scroll:.1f} s; "
+          f"worst GUI stall {probe.worst_stall_ms():.1f} ms, p99 {probe.p99_stall_ms():.1f} ms; "
+          f"thumbnails decoded {window.loader.decoded:,}, cached {window.loader.cached():,}")
+    scrollbar.setValue(0)
+    spin(app, 0.3)
+
+    if window.session.classifier is None:
+        print("batch: skipped (no model)")
+    else:
+        probe.start()
+        t_batch = time.perf_counter()
+        window.classify_folder()
+        end = t_batch + args.batch_seconds
+        i = 0
+        while time.perf_counter() < end and window.session.batch_running:
+            spin(app, 0.25)
+            i += 1
+            if i % 4 == 0 and not args.idle:  # a user scrolling and selecting while the run goes on
+                scrollbar.setValue((scrollbar.value() + scrollbar.pageStep()) % max(
+                    1, scrollbar.maximum()))
+                window.browser.select_row((i * 7) % args.images)
+        done = window.session.batch_done
+        elapsed = time.perf_counter() - t_batch
+        if window.session.batch_running:
+            window.session.cancel_batch()
+            wait(app, lambda: not window.session.batch_running, 60)
+        probe.stop()
+        print(f"batch: {done:,} images in {elapsed:.1f} s ({done / elapsed:.0f} img/s, "
+              f"{window.session.spec.input_size} px); worst GUI stall "
+              f"{probe.worst_stall_ms():.1f} ms, p99 {probe.p99_stall_ms():.1f} ms over "
+              f"{len(probe.gaps):,} probe ticks")
+    rss, peak = rss_mb()
+    print(f"memory: {rss:.0f} MB resident now, {peak:.0f} MB peak "
+          f"(interpreter before Qt: {rss0:.0f} MB)")
+    window.close()
+    return 0
+
+
+def screenshots(app, settings, out: Path) -> int:
+    """The bundled samples, classified, at 1280 x 800: main view and the quality inspector."""
+    from marrow_desktop.core.paths import samples_dir
+    from marrow_desktop.gui.main_window import MainWindow
+    from marrow_desktop.gui.widgets.review_bar import CONFIRM
+
+    out.mkdir(parents=True, exist_ok=True)
+    window = MainWindow(settings)
+    window.resize(1280, 800)
+    window.show()
+    window.start(str(samples_dir()))
+    wait(app, lambda: window.model.total() > 0 and not window.session.model_loading, 60)
+    window.classify_folder()
+    wait(app, lambda: not window.session.batch_running and window.model.classified_count(), 120)
+    paths = window.model.paths()
+    for i in (0, 4):  # two reviews, so the badges show
+        window.browser.select_path(paths[i])
+        wait(app, lambda p=paths[i]: window._analysis is not None and window._analysis.path == p,
+             30)
+        window.review(CONFIRM if i == 0 else "EOS")
+    target = paths[5]
+    window.browser.select_path(target)
+    wait(app, lambda: window._analysis is not None and window._analysis.path == target, 30)
+    window.statusBar().clearMessage()
+    spin(app, 1.0)
+    window.grab().save(str(out / "screenshot.png"))
+    window.inspector.set_settings(True, 1.5, "wipe")
+    window.inspector.view.split = 0.5
+    window.browser.set_sort("confidence")
+    window.browser.select_path(target)
+    spin(app, 1.0)
+    window.grab().save(str(out / "screenshot_inspector.png"))
+    print(f"saved {out / 'screenshot.png'} and {out / 'screenshot_inspector.png'}")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

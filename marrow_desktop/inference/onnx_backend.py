@@ -19,13 +19,17 @@ OUTPUTS = ("logits", "features", "classifier_weight")
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """CPU session settings: all graph optimisations, intra-op threads = cores, sequential."""
+    """CPU session settings: all graph optimisations, intra-op threads = cores, sequential,
+    no spin-waiting."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # idle worker threads sleep instead of spinning: the decode thread, the GUI and other work
+    # get the cores between runs (measured on a busy 2-core machine: 1.6x the images/s)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 

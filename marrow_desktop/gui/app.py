@@ -41,6 +41,22 @@ def _selftest(argv: list[str]) -> int:
     return int(selftest_main(rest) or 0)
 
 
+def _report_uncaught_errors(window) -> None:
+    """An exception escaping a slot is printed and shown in the status bar; the window lives on."""
+    import traceback
+
+    previous = sys.excepthook
+
+    def hook(kind, value, tb) -> None:
+        traceback.print_exception(kind, value, tb)
+        try:
+            window.show_message(f"Internal error: {kind.__name__}: {value}", 15000)
+        except RuntimeError:  # the window is gone
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--selftest" in argv:  # before PySide6 is imported: works without a display
@@ -75,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.backend:
         settings.overrides["backend"] = args.backend
     window = MainWindow(settings)
+    _report_uncaught_errors(window)
     window.show()
     window.start(os.path.abspath(args.path) if args.path else None)
     return int(app.exec())

@@ -156,6 +156,8 @@ class MainWindow(QMainWindow):
         s.modelReady.connect(self._on_model_ready)
         s.modelFailed.connect(self._on_model_failed)
         s.listed.connect(self._on_listed)
+        s.appended.connect(self.model.append_paths)
+        s.listingDone.connect(self._on_listing_done)
         s.storedLoaded.connect(self._on_stored)
         s.batchStarted.connect(self._on_batch_started)
         s.resultsArrived.connect(self._on_results)
@@ -265,20 +267,23 @@ class MainWindow(QMainWindow):
         self.browser.set_empty_text("No images found here.\nOpen another folder (Ctrl+O) or "
                                     "drop one onto this window.")
         self.inspector.set_distribution([])
-        if is_samples:
-            self.sample_bar.show_message(
-                f"<b>Welcome.</b> These are the {len(paths)} bundled sample cells (Matek et al. "
-                "2021, CC BY 4.0). Classify them with one click, or open your own folder.",
-                "info", (("classify", "Classify samples"), ("open", "Open folder…")))
-        else:
-            self.sample_bar.hide()
+        self.sample_bar.hide()
         if paths:
             self.browser.select_row(0)
             self.browser.focus_grid()
         else:
             self.classification.clear("No images")
             self.inspector.clear("No images")
-        self.show_message(f"Opened {label}: {len(paths):,} images")
+        self.show_message(f"Opening {label}…")
+        self._update_actions()
+
+    def _on_listing_done(self, label: str, count: int) -> None:
+        if Path(label) == samples_dir():
+            self.sample_bar.show_message(
+                f"<b>Welcome.</b> These are the {count} bundled sample cells (Matek et al. "
+                "2021, CC BY 4.0). Classify them with one click, or open your own folder.",
+                "info", (("classify", "Classify samples"), ("open", "Open folder…")))
+        self.show_message(f"Opened {label}: {count:,} images")
         self._update_actions()
 
     def _on_stored(self, state: StoredState) -> None:

@@ -49,7 +49,9 @@ class Session(QObject):
     modelLoading = Signal(str)  # what is being loaded
     modelReady = Signal(object)  # SerializedClassifier
     modelFailed = Signal(str)
-    listed = Signal(str, list)  # label of the source, image paths
+    listed = Signal(str, list)  # label of the source, its first image paths
+    appended = Signal(list)  # more image paths of the same source
+    listingDone = Signal(str, int)  # label, number of images
     listFailed = Signal(str)
     storedLoaded = Signal(object)  # StoredState
     batchStarted = Signal(int, bool)  # total, quality only
@@ -79,6 +81,7 @@ class Session(QObject):
         self.paths: list[str] = []
         self.label = ""
         self._batch: Ticket | None = None
+        self._listing: Ticket | None = None
         self._batch_state: dict[str, float] = {}
         self.batch_done = 0
         self._classify_when_ready = False
@@ -132,19 +135,40 @@ class Session(QObject):
 
     # image lists -----------------------------------------------------------------------------
     def open_sources(self, sources: Sequence[str], label: str) -> None:
-        """List the images of folders and/or files (natural order) on a worker."""
+        """List the images of folders and/or files (natural order) on a worker; the first
+        paths arrive within a fraction of a second however big the folder is."""
         self.cancel_batch()
+        if self._listing is not None:
+            self._listing.cancel()
         recursive = self.settings.preferences().recursive
-        self.tasks.submit(tasks.list_images, list(sources), recursive, channel="list",
-                          on_result=lambda paths: self._listed(label, paths),
-                          on_error=self._list_failed)
+        state = {"first": True}
 
-    def _listed(self, label: str, paths: list[str]) -> None:
-        self.paths = paths
-        self.label = label
-        self.tasks.invalidate("analysis")
-        self.listed.emit(label, paths)
-        self.lookup()
+        def chunk(paths: list[str]) -> None:
+            if ticket is not self._listing:
+                return  # a newer listing replaced this one
+            if state["first"]:
+                state["first"] = False
+                self.paths = list(paths)
+                self.label = label
+                self.tasks.invalidate("analysis")
+                self.listed.emit(label, list(paths))
+            else:
+                self.paths.extend(paths)
+                self.appended.emit(list(paths))
+
+        def finished(cancelled: bool) -> None:
+            if ticket is not self._listing or cancelled:
+                return
+            self._listing = None
+            if state["first"]:
+                chunk([])
+            self.listingDone.emit(label, len(self.paths))
+            self.lookup()
+
+        ticket = self.tasks.stream(tasks.iter_images, list(sources), recursive, channel="list",
+                                   on_chunk=chunk, on_finished=finished,
+                                   on_error=self._list_failed, interval=0.05, max_chunk=20000)
+        self._listing = ticket
 
     def _list_failed(self, message: str) -> None:
         self.listFailed.emit(message)

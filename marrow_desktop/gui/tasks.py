@@ -138,7 +138,13 @@ def load_model(custom_path: str, backend_choice: str, threads: int | None = None
 # folders ---------------------------------------------------------------------------------------
 def list_images(sources: Sequence[str], recursive: bool = True) -> list[str]:
     """Image paths of folders and/or files, in natural order."""
-    return [str(p) for p in find_images(sources, recursive=recursive)]
+    return list(iter_images(sources, recursive))
+
+
+def iter_images(sources: Sequence[str], recursive: bool = True) -> Iterator[str]:
+    """The same, one path at a time (the browser fills while a big folder is still listed)."""
+    for path in find_images(sources, recursive=recursive):
+        yield str(path)
 
 
 @dataclass

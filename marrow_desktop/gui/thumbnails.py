@@ -7,6 +7,7 @@ cells now on screen are decoded first and requests for cells scrolled past fall 
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
 from collections import OrderedDict, deque
@@ -14,8 +15,8 @@ from io import BytesIO
 
 import numpy as np
 from PIL import Image, ImageOps
-from PySide6.QtCore import QObject, QRectF, QRunnable, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QImage, QPainter, QPainterPath
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage
 
 from marrow_desktop.core.imageio import MAX_PIXELS, read_bytes
 from marrow_desktop.gui.workers import lower_thread_priority
@@ -24,15 +25,20 @@ THUMB_SIZE = 104
 
 
 def make_thumbnail(path: str, size: int = THUMB_SIZE) -> QImage:
-    """Decode a file to a QImage no larger than size x size (JPEG: DCT-scaled decode)."""
+    """Decode a file to a QImage no larger than size x size with rounded corners.
+
+    JPEGs are decoded at a fraction of their size (DCT scaling). Everything here is Pillow and
+    numpy (which release the GIL or are brief), never QPainter, so thumbnail threads do not hold
+    up the GUI thread.
+    """
     data = read_bytes(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         image = Image.open(BytesIO(data))
         if image.width * image.height > MAX_PIXELS:
             raise ValueError("image too large")
-        image.draft("RGB", (size * 2, size * 2))  # JPEG: decode at a fraction of full size
-        image = ImageOps.exif_transpose(image) or image
+        image.draft("RGB", (size * 2, size * 2))
+        image.load()
         if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
             values = np.asarray(image, dtype=np.float64)
             peak = 65535.0 if values.max(initial=0) > 255 else 255.0
@@ -41,23 +47,29 @@ def make_thumbnail(path: str, size: int = THUMB_SIZE) -> QImage:
             image = image.convert("RGBA").convert("RGB") if "A" in image.mode else \
                 image.convert("RGB")
         image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    rgb = np.ascontiguousarray(np.asarray(image))
+        image = ImageOps.exif_transpose(image) or image  # on the small image: cheap
+    return _rounded(np.asarray(image))
+
+
+@functools.lru_cache(maxsize=16)
+def _corner_alpha(height: int, width: int, radius: float = 5.0) -> np.ndarray:
+    """H x W x 1 float32 coverage of a rounded rectangle (anti-aliased edges)."""
+    y = np.arange(height, dtype=np.float32)[:, None] + 0.5
+    x = np.arange(width, dtype=np.float32)[None, :] + 0.5
+    dx = np.maximum(np.maximum(radius - x, x - (width - radius)), 0)
+    dy = np.maximum(np.maximum(radius - y, y - (height - radius)), 0)
+    alpha = np.clip(radius + 0.5 - np.sqrt(dx * dx + dy * dy), 0, 1)
+    return alpha[:, :, None].astype(np.float32)
+
+
+def _rounded(rgb: np.ndarray) -> QImage:
+    """Premultiplied RGBA QImage with transparent rounded corners."""
     h, w = rgb.shape[:2]
-    return _rounded(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888))
-
-
-def _rounded(image: QImage, radius: float = 5.0) -> QImage:
-    """The image with transparent rounded corners, premultiplied (fast to draw, no clipping)."""
-    out = QImage(image.size(), QImage.Format.Format_ARGB32_Premultiplied)
-    out.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(out)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    path = QPainterPath()
-    path.addRoundedRect(QRectF(0, 0, image.width(), image.height()), radius, radius)
-    painter.setClipPath(path)
-    painter.drawImage(0, 0, image)
-    painter.end()
-    return out
+    alpha = _corner_alpha(h, w)
+    rgba = np.empty((h, w, 4), np.uint8)
+    rgba[:, :, :3] = (rgb[:, :, :3] * alpha + 0.5).astype(np.uint8)
+    rgba[:, :, 3] = (alpha[:, :, 0] * 255 + 0.5).astype(np.uint8)
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888_Premultiplied).copy()
 
 
 class _Signals(QObject):

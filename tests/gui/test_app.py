@@ -121,3 +121,43 @@ def test_about_dialog_names_version_flavour_and_data_credit(qtbot, make_window, 
     assert "Matek" in dialog.credits.toPlainText()
     assert dialog.model_card.toPlainText().strip()
     dialog.close()
+
+
+def test_window_starts_without_importing_torch(tmp_path, sample_dir):
+    """The CPU path never imports torch (start-up time and memory on clinic PCs)."""
+    code = f"""
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["MARROW_DATA_DIR"] = {str(tmp_path / "data")!r}
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from marrow_desktop.gui.main_window import MainWindow
+from marrow_desktop.gui.settings import AppSettings
+settings = AppSettings.from_file({str(tmp_path / "s.ini")!r})
+window = MainWindow(settings)
+window.show()
+window.start({str(sample_dir)!r})
+import time
+end = time.time() + 20
+while time.time() < end and (window.session.model_loading or window.model.total() < 21):
+    app.processEvents()
+print("images", window.model.total(), "torch", "torch" in sys.modules)
+window.close()
+"""
+    done = _python(code, tmp_path)
+    assert "images 21 torch False" in done.stdout, done.stderr[-2000:]
+
+
+def test_drop_a_folder_opens_it(qtbot, make_window, app_settings, image_folder):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    window = make_window(app_settings, None)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(image_folder))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    wait_listed(qtbot, window, 21)
+    assert window.session.label == str(image_folder)
+    assert app_settings.recent_folders()[0] == str(image_folder)

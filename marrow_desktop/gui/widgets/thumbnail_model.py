@@ -197,6 +197,28 @@ class ThumbnailModel(QAbstractListModel):
         self.endResetModel()
         self.countsChanged.emit()
 
+    def append_paths(self, paths: Sequence[str]) -> None:
+        """More images of the same list (a big folder arrives in parts)."""
+        start = len(self._items)
+        new = [ImageItem(p, os.path.basename(p), start + i) for i, p in enumerate(paths)
+               if p not in self._by_path]
+        if not new:
+            return
+        for item in new:
+            item.order = len(self._items)
+            self._items.append(item)
+            self._by_path[item.path] = item
+        if self._filter.active or self._sort_key != "name" or self._descending:
+            self.refilter()
+        else:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for item in new:
+                self._row_of[item.order] = len(self._rows)
+                self._rows.append(item.order)
+            self.endInsertRows()
+        self.countsChanged.emit()
+
     def update_results(self, results: Iterable[ImageResult]) -> int:
         """Attach results to their items; returns how many matched."""
         changed: list[ImageItem] = []

@@ -45,6 +45,8 @@ class Actions:
                             "Mark the selected images' predicted class as right")
         self.clear_review = make("C&lear Review", "Ctrl+0", "clear",
                                  "Remove the review of the selected images")
+        self.advance = make("&Next Image After Review", tip="After confirming or correcting "
+                            "one image, select the next", checkable=True)
         self.toggle_cam = make("&Heat Map", "H", tip="Show or hide the Grad-CAM overlay",
                                checkable=True)
         self.toggle_unsharp = make("&Unsharp Mask", "U", tip="Show a sharpened copy",
@@ -99,6 +101,8 @@ class Actions:
         review_menu.addAction(self.confirm)
         review_menu.addMenu(self.correct_menu)
         review_menu.addAction(self.clear_review)
+        review_menu.addSeparator()
+        review_menu.addAction(self.advance)
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addActions([self.toggle_cam, self.toggle_unsharp, self.focus_browser])
         self.view_menu.addSeparator()

@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         a.toggle_cam.toggled.connect(self.classification.cam_view.toggle.setChecked)
         a.toggle_unsharp.toggled.connect(self.inspector.unsharp.setChecked)
         a.focus_browser.triggered.connect(self.browser.focus_grid)
+        a.advance.toggled.connect(lambda on: self.settings.set_value("review/advance", on))
         a.reset_layout.triggered.connect(self.reset_layout)
         a.settings.triggered.connect(self.show_settings)
         a.about.triggered.connect(self.show_about)
@@ -280,9 +281,9 @@ class MainWindow(QMainWindow):
     def _on_listing_done(self, label: str, count: int) -> None:
         if Path(label) == samples_dir():
             self.sample_bar.show_message(
-                f"<b>Welcome.</b> These are the {count} bundled sample cells (Matek et al. "
-                "2021, CC BY 4.0). Classify them with one click, or open your own folder.",
-                "info", (("classify", "Classify samples"), ("open", "Open folder…")))
+                f"<b>Welcome!</b> {count} sample cells to try<br><span style='color:#64748b'>"
+                "Matek et al. 2021, CC BY 4.0</span>", "info",
+                (("classify", "Classify samples"), ("open", "Open folder…")))
         self.show_message(f"Opened {label}: {count:,} images")
         self._update_actions()
 
@@ -426,6 +427,10 @@ class MainWindow(QMainWindow):
         self.model.set_reviews(reviews)
         self.session.save_reviews(entries)
         n = len(entries)
+        if value and n == 1 and self.actions.advance.isChecked():
+            row = self.model.row_of(entries[0][0])
+            if 0 <= row < self.model.rowCount() - 1:
+                self.browser.select_row(row + 1)
         what = "Cleared the review of" if not value else (
             "Confirmed" if value == CONFIRM else f"Corrected to {value}:")
         self.show_message(f"{what} {n} image{'s' if n > 1 else ''}")
@@ -489,8 +494,9 @@ class MainWindow(QMainWindow):
         running = self.session.batch_running
         has_images = self.model.total() > 0
         can_classify = self.session.classifier is not None or self.session.model_loading
-        self.actions.classify.setEnabled(has_images and not running and can_classify)
-        self.actions.check_quality.setEnabled(has_images and not running)
+        idle = not running and not self.session.listing
+        self.actions.classify.setEnabled(has_images and idle and can_classify)
+        self.actions.check_quality.setEnabled(has_images and idle)
         self.actions.export_csv.setEnabled(has_images)
 
     def _refresh_distribution(self) -> None:
@@ -591,6 +597,7 @@ class MainWindow(QMainWindow):
                                     str(s.value("ui/unsharp_mode", "side", str)))
         self.browser.set_sort(str(s.value("ui/sort", "name", str)),
                               bool(s.value("ui/sort_descending", False, bool)))
+        self.actions.advance.setChecked(bool(s.value("review/advance", True, bool)))
         geometry, state = s.window_state()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)

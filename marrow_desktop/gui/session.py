@@ -187,6 +187,11 @@ class Session(QObject):
 
     # folder runs -----------------------------------------------------------------------------
     @property
+    def listing(self) -> bool:
+        """A folder is still being listed."""
+        return self._listing is not None
+
+    @property
     def batch_running(self) -> bool:
         return self._batch is not None
 

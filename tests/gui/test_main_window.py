@@ -172,6 +172,8 @@ def test_review_shows_in_browser_filter_and_csv(qtbot, make_window, model_settin
     with qtbot.waitSignal(window.session.reviewsSaved, timeout=5000):
         window.review(CONFIRM)
     assert window.model.item_for(paths[0]).review == predicted
+    assert window.browser.current_path() == paths[1]  # next image after a review
+    window.browser.select_path(paths[0])
     assert "Confirmed" in window.classification.review.state.text()
 
     window.browser.select_path(paths[1])

@@ -82,7 +82,7 @@ class SharpnessHistogram(QWidget):
     def _refresh(self) -> None:
         values = self.values
         self.threshold_line.setValue(self.threshold)
-        if len(values):
+        if len(values) >= 2:
             high = float(values[min(len(values) - 1, int(len(values) * 0.995))])
             high = max(high, self.threshold * 1.5, (self.current or 0) * 1.05, 1.0)
             bins = int(np.clip(np.sqrt(len(values)) * 2, 8, 40))

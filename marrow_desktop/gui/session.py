@@ -167,7 +167,8 @@ class Session(QObject):
 
         ticket = self.tasks.stream(tasks.iter_images, list(sources), recursive, channel="list",
                                    on_chunk=chunk, on_finished=finished,
-                                   on_error=self._list_failed, interval=0.05, max_chunk=20000)
+                                   on_error=self._list_failed, interval=0.05, min_chunk=500,
+                                   max_chunk=20000)
         self._listing = ticket
 
     def _list_failed(self, message: str) -> None:

@@ -137,10 +137,12 @@ class _GeneratorWorker(_FunctionWorker):
     """Iterates a generator; sends what it yields in chunks (every `interval` s or `max_chunk`)."""
 
     def __init__(self, signals: _Signals, ticket: Ticket, fn: Callable[..., Iterator], args: tuple,
-                 kwargs: dict, interval: float, max_chunk: int, background: bool = False) -> None:
+                 kwargs: dict, interval: float, max_chunk: int, background: bool = False,
+                 min_chunk: int = 1) -> None:
         super().__init__(signals, ticket, fn, args, kwargs, background)
         self.interval = interval
         self.max_chunk = max_chunk
+        self.min_chunk = min_chunk
 
     def run(self) -> None:
         if self.background:
@@ -159,7 +161,9 @@ class _GeneratorWorker(_FunctionWorker):
                         cancelled = True
                         break
                     now = time.monotonic()
-                    if now - last >= self.interval or len(buffer) >= self.max_chunk:
+                    waited = now - last
+                    if len(buffer) >= self.max_chunk or waited >= 10 * self.interval or (
+                            waited >= self.interval and len(buffer) >= self.min_chunk):
                         self._emit(job, _CHUNK, buffer)
                         buffer, last = [], now
         except Exception as exc:
@@ -226,9 +230,11 @@ class TaskRunner(QObject):
                on_chunk: Callable[[list], None] | None = None,
                on_finished: Callable[[bool], None] | None = None,
                on_error: Callable[[str], None] | None = None, interval: float = 0.1,
-               max_chunk: int = 500, pass_ticket: bool = False, **kwargs: Any) -> Ticket:
+               max_chunk: int = 500, min_chunk: int = 1, pass_ticket: bool = False,
+               **kwargs: Any) -> Ticket:
         """Drive the generator fn(*args, **kwargs) on the pool: on_chunk(list of yielded items)
-        arrives at most every `interval` seconds; on_finished(cancelled) always comes last."""
+        arrives at most every `interval` seconds (with at least min_chunk items, unless ten
+        intervals passed); on_finished(cancelled) always comes last."""
         ticket = self._ticket(channel)
         if self._closed:
             ticket.cancel()
@@ -237,7 +243,7 @@ class TaskRunner(QObject):
             kwargs["ticket"] = ticket
         self._jobs[ticket.job_id] = _Job(ticket, None, on_error, on_chunk, on_finished)
         self.pool.start(_GeneratorWorker(self._signals, ticket, fn, args, kwargs, interval,
-                                         max_chunk, self.background))
+                                         max_chunk, self.background, min_chunk))
         return ticket
 
     def invalidate(self, channel: str) -> None:

@@ -563,13 +563,9 @@ class MainWindow(QMainWindow):
 
     def about_info(self) -> AboutInfo:
         classifier = self.session.classifier
-        credits_file = samples_dir() / "CREDITS.md"
-        try:
-            credits = credits_file.read_text(encoding="utf-8")
-        except OSError:
-            credits = ""
         return AboutInfo(version=__version__, flavour=bundle_flavour(),
-                         model_card=tasks.model_card_text(self.session.spec), credits=credits,
+                         model_card=tasks.model_card_text(self.session.spec),
+                         credits=tasks.credits_text(),
                          device=classifier.device_name if classifier else "",
                          model_name=classifier.spec.name if classifier else "")
 

@@ -25,7 +25,7 @@ from marrow_desktop.core.discovery import find_images
 from marrow_desktop.core.hashing import sha256_bytes, sha256_file
 from marrow_desktop.core.imageio import decode_image, read_bytes
 from marrow_desktop.core.model_spec import ModelSpec, load_model_spec
-from marrow_desktop.core.paths import default_model_path, models_dir
+from marrow_desktop.core.paths import default_model_path, models_dir, samples_dir
 from marrow_desktop.core.quality import QualityMetrics, QualityThresholds, assess, unsharp_mask
 from marrow_desktop.core.report import ReportWriter
 from marrow_desktop.core.results import ImageResult
@@ -115,12 +115,33 @@ def model_card_text(spec: ModelSpec | None) -> str:
              f"- Classes: {classes}",
              f"- Softmax temperature: {spec.temperature:g}"]
     for key, value in spec.info.items():
-        lines.append(f"- {key}: {_short(value)}")
+        title = str(key).replace("_", " ").capitalize()
+        if isinstance(value, dict):
+            lines += ["", f"## {title}", ""]
+            lines += [f"- {str(k).replace('_', ' ')}: {_short(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"- {title}: {_short(value)}")
     return "\n".join(lines)
 
 
-def _short(value: object, limit: int = 400) -> str:
-    text = str(value)
+def credits_text() -> str:
+    """The data credit of the bundled samples (resources/samples/CREDITS.md), '' if missing."""
+    try:
+        return (samples_dir() / "CREDITS.md").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _short(value: object, limit: int = 300) -> str:
+    """A metadata value as readable text (floats rounded, mappings as 'key value' pairs)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        text = ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        text = ", ".join(_short(v) for v in value)
+    else:
+        text = str(value)
     return text if len(text) <= limit else text[:limit] + " …"
 
 

@@ -113,8 +113,9 @@ def _model_path(model: str | Path | None) -> Path:
 
     path = Path(model) if model else default_model_path()
     if not path.exists():
-        where = "given" if model else f"bundled (set ${MODEL_DIR_ENV} to use another folder)"
-        raise SelftestError(f"model not found: {path} (the {where} model file is missing)")
+        hint = "" if model else f"; set ${MODEL_DIR_ENV} to use another folder"
+        raise SelftestError(f"model not found: {path} (the {'given' if model else 'bundled'} "
+                            f"model file is missing{hint})")
     return path
 
 
@@ -389,6 +390,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"no recorded predictions (default {DEFAULT_MIN_ACCURACY})")
     parser.add_argument("--report-dir", metavar="DIR",
                         help="keep the CSV reports in DIR (default: a temporary folder, deleted)")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on failure, also print the Python traceback (for support)")
     parser.add_argument("--record", action="store_true",
                         help="(for whoever ships a model) classify the samples and record the "
                         f"predictions in the model's metadata as info[{INFO_KEY!r}]")
@@ -407,13 +410,22 @@ def execute(args: argparse.Namespace) -> int:
         result = run_selftest(args.model, args.samples, args.backend, args.threads,
                               args.min_accuracy, args.report_dir)
     except MarrowError as exc:
+        _print_traceback(args, exc.__cause__)
         print(f"SELFTEST FAILED: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # the point of a self-test is to report, not to crash
+        _print_traceback(args, exc)
         print(f"SELFTEST FAILED: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
         return 3
     print(format_summary(result), flush=True)
     return 0 if result.passed else 1
+
+
+def _print_traceback(args: argparse.Namespace, exc: BaseException | None) -> None:
+    if exc is not None and getattr(args, "traceback", False):
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

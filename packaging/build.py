@@ -199,7 +199,7 @@ def smoke_test(exes: list[Path], flavour: str) -> list[str]:
             failures.append(f"{exe.name} selftest does not report the {flavour} bundle")
         if is_cli:
             failures += cli_classify(exe)
-        if not is_cli and exe.parent.name == cfg.APP_NAME:
+        if not is_cli:
             ok, out = gui_starts(exe)
             print(f"\n$ QT_QPA_PLATFORM=offscreen {exe.name} <samples>   "
                   f"({'still running after 10 s: ok' if ok else 'EXITED'})"
@@ -269,6 +269,8 @@ def build(flavour: str, onefile: bool, python: str, clean: bool) -> tuple[Path, 
            "--workpath", str(work), "--log-level", "WARN", str(spec)]
     if clean:
         cmd.insert(4, "--clean")
+    if dist.exists():  # PyInstaller's own removal of a multi-GB bundle has failed here once
+        shutil.rmtree(dist)
     env = dict(os.environ, MARROW_BUILD_ONEFILE="1" if onefile else "0")
     print("$", " ".join(cmd), flush=True)
     t0 = time.perf_counter()

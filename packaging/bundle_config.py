@@ -43,9 +43,11 @@ EXCLUDES_COMMON = [
     "tensorboard", "torch.utils.tensorboard", "wandb", "mlflow",
     # Pillow plugins for formats the app does not read (it reads PNG, JPEG, TIFF, BMP)
     "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL._imagingtk", "PIL.ImageTk",
-    # no network: TLS is never used (hashlib falls back to its built-in SHA-256)
-    "ssl", "_ssl", "_hashlib",
 ]
+
+#: cpu only - no network: TLS is never used (hashlib falls back to its built-in SHA-256). The
+#: gpu flavour keeps them: timm imports huggingface_hub, which complains loudly without ssl.
+NO_TLS = ["ssl", "_ssl", "_hashlib"]
 
 #: Excluded modules that libraries import inside try/except, so their absence is handled:
 #: hashlib falls back to built-in hashes, pyqtgraph wraps QtTest in FailedImport.
@@ -84,7 +86,8 @@ def excludes(flavour: str) -> list[str]:
     """Modules PyInstaller must leave out of a flavour."""
     check_flavour(flavour)
     # the gpu flavour keeps matplotlib, scipy and sklearn: pytorch_grad_cam/__init__ imports them
-    extra = TORCH_STACK + SCIENCE_STACK if flavour == "cpu" else ["pandas", "onnxscript"]
+    extra = (TORCH_STACK + SCIENCE_STACK + NO_TLS if flavour == "cpu"
+             else ["pandas", "onnxscript"])
     return sorted(set(EXCLUDES_COMMON + QT_EXCLUDES + extra))
 
 
@@ -101,6 +104,27 @@ def hiddenimports(flavour: str) -> list[str]:
         mods += ["marrow_desktop.inference.torch_backend", "marrow_desktop.inference.torch_model",
                  "timm", "pytorch_grad_cam", "safetensors.torch"]
     return mods
+
+
+def dynamic_lib_packages(flavour: str) -> list[str]:
+    """Packages whose shared libraries are loaded by path at run time and must be collected
+    explicitly: torchvision 0.29 loads `_C_stable.so` (its operators, registered on import)
+    by file name, which PyInstaller's torchvision hook does not collect."""
+    check_flavour(flavour)
+    return ["torchvision"] if flavour == "gpu" else []
+
+
+def package_libraries(package: str) -> list[tuple[str, str]]:
+    """(source, folder in the bundle) for the shared libraries at the top of a package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = [p for pattern in ("*.so", "*.so.*", "*.pyd", "*.dll", "*.dylib")
+             for p in folder.glob(pattern)]
+    return sorted({(str(p), package.replace(".", "/")) for p in found})
 
 
 # --- Files left out after analysis (binaries and data by their path in the bundle) -------------
@@ -149,7 +173,8 @@ PRUNE_COMMON = [
 
 #: The GPU flavour additionally drops torch's build-time files and multi-GPU pieces.
 PRUNE_GPU = [
-    "torch/include/*", "torch/share/*", "torch/bin/*", "torch/test/*", "torch/lib/*.a",
+    # (torch/bin stays: `import torch` checks for torch/bin/torch_shm_manager)
+    "torch/include/*", "torch/share/*", "torch/test/*", "torch/lib/*.a",
     "torch/_inductor/*", "torch/utils/benchmark/*", "triton/*", "caffe2/*",
     "torchvision/datasets/*", "torch/testing/*",
     "matplotlib/mpl-data/sample_data/*", "matplotlib/mpl-data/fonts/afm/*",
@@ -173,10 +198,15 @@ def is_pruned(dest: str, patterns: list[str]) -> bool:
 
 
 def prune(toc: list, patterns: list[str]) -> tuple[list, list]:
-    """Split a PyInstaller TOC (dest, src, typecode) into kept and dropped entries."""
+    """Split a PyInstaller TOC (dest, src, typecode) into kept and dropped entries.
+
+    Python sources are always kept: torch, torchvision and timm are collected with their .py
+    files because they read their own source at import (TorchScript, inspect.getsource).
+    """
     kept, dropped = [], []
     for entry in toc:
-        (dropped if is_pruned(entry[0], patterns) else kept).append(entry)
+        source = entry[0].endswith(".py")
+        (dropped if is_pruned(entry[0], patterns) and not source else kept).append(entry)
     return kept, dropped
 
 

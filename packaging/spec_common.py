@@ -17,10 +17,13 @@ from PyInstaller.config import CONF
 
 def make_bundle(flavour: str, Analysis, PYZ, EXE, COLLECT):
     onefile = os.environ.get("MARROW_BUILD_ONEFILE") == "1"
+    binaries = []
+    for package in cfg.dynamic_lib_packages(flavour):
+        binaries += cfg.package_libraries(package)
     a = Analysis(
         [str(cfg.ENTRY_SCRIPT)],
         pathex=[str(cfg.REPO)],
-        binaries=[],
+        binaries=binaries,
         datas=cfg.datas(flavour),
         hiddenimports=cfg.hiddenimports(flavour),
         hookspath=[],

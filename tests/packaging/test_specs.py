@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,9 +70,11 @@ def test_cpu_excludes_the_heavy_and_unused() -> None:
 def test_gpu_keeps_the_torch_stack() -> None:
     ex = set(cfg.excludes("gpu"))
     for name in ("torch", "torchvision", "timm", "pytorch_grad_cam", "safetensors",
-                 "matplotlib", "scipy", "sklearn", "ttach", "tqdm"):
+                 "matplotlib", "scipy", "sklearn", "ttach", "tqdm", "ssl", "huggingface_hub"):
         assert name not in ex, name
     assert {"tkinter", "PySide6.QtWebEngineCore", "PySide6.QtQuick", "triton"} <= ex
+    assert cfg.dynamic_lib_packages("gpu") == ["torchvision"]
+    assert not cfg.dynamic_lib_packages("cpu")
     hidden = cfg.hiddenimports("gpu")
     assert "marrow_desktop.inference.torch_backend" in hidden and "pytorch_grad_cam" in hidden
     assert not any(h.startswith(("torch", "timm", "pytorch_grad_cam", "marrow_desktop.inference"
@@ -100,8 +103,9 @@ for m in mods:
     importlib.import_module(m)
 print(json.dumps(sorted(sys.modules)))
 """
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=REPO, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+                          cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     excluded = set(cfg.excludes("cpu")) - set(cfg.GUARDED_IMPORTS)
@@ -139,6 +143,23 @@ def test_gpu_prunes_torch_build_files() -> None:
     assert cfg.is_pruned("torch/include/ATen/ATen.h", patterns)
     assert cfg.is_pruned("torch/lib/libc10.a", patterns)
     assert not cfg.is_pruned("torch/lib/libtorch_cuda.so", patterns)
+    assert not cfg.is_pruned("torch/bin/torch_shm_manager", patterns)  # import torch needs it
+
+
+def test_package_libraries_finds_extension_files() -> None:
+    libs = cfg.package_libraries("numpy._core")
+    assert libs and all(dest == "numpy/_core" for _, dest in libs)
+    assert any("_multiarray_umath" in src for src, _ in libs)
+    assert cfg.package_libraries("no_such_package_here") == []
+
+
+def test_prune_keeps_python_sources() -> None:
+    toc = [("torch/testing/_internal/common.py", "x", "DATA"),
+           ("torch/include/ATen/ATen.h", "x", "DATA"),
+           ("PySide6/Qt/translations/qt_de.qm", "x", "DATA")]
+    kept, dropped = cfg.prune(toc, cfg.prune_patterns("gpu"))
+    assert [e[0] for e in kept] == ["torch/testing/_internal/common.py"]
+    assert len(dropped) == 2
 
 
 def _extension_with_needs() -> Path:
@@ -220,7 +241,8 @@ def test_largest_parts_is_a_breakdown(tmp_path: Path) -> None:
 
 def test_constraints_pin_a_safe_pyside() -> None:
     pins = _load("build").pinned_versions()
-    assert {"pyside6-essentials", "opencv-python-headless", "onnxruntime", "pyinstaller"} <= set(pins)
+    wanted = {"pyside6-essentials", "opencv-python-headless", "onnxruntime", "pyinstaller"}
+    assert wanted <= set(pins)
     assert not pins["pyside6-essentials"].startswith("6.12.0")  # see gui/qt_compat.py
 
 

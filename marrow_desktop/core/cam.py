@@ -20,12 +20,17 @@ def class_activation_map(features: np.ndarray, fc_weight: np.ndarray, class_inde
 
 
 def normalize_cam(cam: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Min-max scale a raw CAM to [0, 1] and resize it (pytorch-grad-cam's scale_cam_image)."""
-    cam = cam - cam.min()
-    cam = cam / (1e-7 + cam.max())
+    """Min-max scale a raw CAM to [0, 1] and resize it, as pytorch-grad-cam does: scale, resize,
+    then scale again (bilinear upsampling can miss an interior extremum)."""
+    cam = _min_max(cam.astype(np.float32))
     if size is not None:
-        cam = cv2.resize(cam.astype(np.float32), size)
-    return cam.astype(np.float32)
+        cam = _min_max(cv2.resize(cam, size))
+    return cam
+
+
+def _min_max(cam: np.ndarray) -> np.ndarray:
+    cam = cam - cam.min()
+    return (cam / (1e-7 + cam.max())).astype(np.float32)
 
 
 def colorize(cam: np.ndarray, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:

@@ -73,4 +73,5 @@ def save_weights(model: torch.nn.Module, path: str | Path, half: bool = False) -
             value = value.half()
         state[key] = value
     save_file(state, str(path))
+    Path(path).chmod(0o644)  # safetensors writes owner-only files; models are shared read-only
     return Path(path)

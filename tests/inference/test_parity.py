@@ -47,6 +47,6 @@ def test_same_cam(backends: tuple, sample_paths: list[Path]) -> None:
             a, b = onnx.explain(rgb, index), torch_.explain(rgb, index)
             assert a.class_index == b.class_index
             assert a.cam.shape == b.cam.shape == (onnx.spec.input_size,) * 2
-            assert np.abs(a.cam - b.cam).max() < 1e-3, path.name
+            assert np.abs(a.cam - b.cam).max() < 1e-4, path.name
             informative += a.cam.max() - a.cam.min() > 0.5  # not a flat (all-ReLU'd) map
     assert informative >= 2

@@ -22,6 +22,7 @@ import numpy as np
 from marrow_desktop.core.errors import ImageLoadError
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
+from marrow_desktop.core.preprocess import resize_to_input
 from marrow_desktop.core.quality import QualityMetrics, QualityThresholds, assess
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.store import ResultStore
@@ -45,6 +46,16 @@ class _Prepared:
     image: np.ndarray | None = None
     size: int = -1
     mtime_ns: int = -1
+    model_input: np.ndarray | None = None  # the image already resized to the model's input
+
+
+def _input_resizer(classifier: Predictor | None) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The shared resize to the model's input size, run in the decode thread so it overlaps
+    inference; the backend's preprocess then finds the image at size and only normalises."""
+    spec = getattr(classifier, "spec", None)
+    if spec is None:
+        return None
+    return lambda rgb: resize_to_input(rgb, spec.input_size, spec.interpolation)
 
 
 def _rejudge(q: QualityMetrics, t: QualityThresholds) -> QualityMetrics:
@@ -62,7 +73,8 @@ def _from_store(hit: ImageResult, thresholds: QualityThresholds) -> ImageResult:
 
 
 def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
-             thresholds: QualityThresholds, need_pixels: bool) -> _Prepared:
+             thresholds: QualityThresholds, need_pixels: bool,
+             resize: Callable[[np.ndarray], np.ndarray] | None = None) -> _Prepared:
     """Read, hash, look up, decode and quality-check one file; errors become error results.
 
     store may be None (no lookups); need_pixels decodes even a stored image (for on_image).
@@ -98,7 +110,8 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
         return _Prepared(ImageResult.failed(name, f"{name}: cannot read file ({exc})"))
     except Exception as exc:  # one odd file must not end a run of thousands
         return _Prepared(ImageResult.failed(name, f"{name}: cannot process image ({exc!r})"))
-    return _Prepared(result, rgb, stat.st_size, stat.st_mtime_ns)
+    small = resize(rgb) if resize is not None else None
+    return _Prepared(result, rgb, stat.st_size, stat.st_mtime_ns, small)
 
 
 def _chunks(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
@@ -135,9 +148,11 @@ def run_batch(
     need_pixels = on_image is not None
     lookup = store if (classifier is None or model_sha256) else None
     wanted_model = model_sha256 if classifier is not None else ""
+    resize = _input_resizer(classifier)
 
     def prepare_chunk(chunk: list[Path]) -> list[_Prepared]:
-        return [_prepare(p, wanted_model, lookup, thresholds, need_pixels) for p in chunk]
+        return [_prepare(p, wanted_model, lookup, thresholds, need_pixels, resize)
+                for p in chunk]
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="marrow-decode") as pool:
         pending: deque[Future[list[_Prepared]]] = deque()
@@ -157,7 +172,7 @@ def run_batch(
 
 def _classify(todo: list[_Prepared], classifier: Predictor) -> list[np.ndarray | str]:
     """Probabilities per image; if the batch fails, each image alone (failures: the message)."""
-    images = [p.image for p in todo]
+    images = [p.model_input if p.model_input is not None else p.image for p in todo]
     try:
         return list(classifier.predict(images))
     except Exception:
@@ -192,5 +207,5 @@ def _finish(prepared: list[_Prepared], classifier: Predictor | None, classes: Se
             store.put(result, item.size, item.mtime_ns, model_name)
         if on_image is not None and result.ok and item.image is not None:
             on_image(result, item.image)
-        item.image = None
+        item.image = item.model_input = None
         yield result

@@ -27,6 +27,9 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Memory patterns are planned per input shape (batch N, batch 1 for CAM, the last partial
+    # batch) and kept: off, a session holds ~100 MB less at no measurable speed cost.
+    options.enable_mem_pattern = False
     # idle worker threads sleep instead of spinning: the decode thread, the GUI and other work
     # get the cores between runs (measured on a busy 2-core machine: 1.6x the images/s)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -75,7 +75,7 @@ class ProbabilityChart(QWidget):
 
     def _set_ranges(self) -> None:
         n = max(1, len(self.classes))
-        self.plot.setXRange(0, 1.16, padding=0)
+        self.plot.setXRange(0, 1.24, padding=0)  # room for a label beside a ~100% bar
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
 
     def set_probabilities(self, probabilities: np.ndarray | None) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from marrow_desktop.gui import theme
+from marrow_desktop.gui.widgets.static_plot import static_plot
 
 BAR_HEIGHT = 0.68
 
@@ -20,11 +21,7 @@ class ProbabilityChart(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.setAntialiasing(False)  # bars and lines are axis-aligned: faster repaints
+        self.plot = static_plot()
         item = self.plot.getPlotItem()
         item.getViewBox().invertY(True)
         item.showGrid(x=True, y=False, alpha=0.25)

@@ -11,6 +11,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from marrow_desktop.gui import theme
+from marrow_desktop.gui.widgets.static_plot import static_plot
 
 
 class SharpnessHistogram(QWidget):
@@ -18,11 +19,7 @@ class SharpnessHistogram(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.setAntialiasing(False)  # bars and lines are axis-aligned: faster repaints
+        self.plot = static_plot()
         item = self.plot.getPlotItem()
         item.setContentsMargins(0, 2, 6, 0)
         small = QFont()

@@ -64,6 +64,13 @@ class QualityMetrics:
             out.append("grayscale")
         return out
 
+    def problems_at(self, blur_threshold: float) -> list[str]:
+        """problems() with the blur verdict re-decided at a user's threshold."""
+        problems = [p for p in self.problems() if p != "blurry"]
+        if self.laplacian_var < blur_threshold:
+            problems.insert(0, "blurry")
+        return problems
+
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 

@@ -88,17 +88,6 @@ def test_each_result_is_committed_before_a_kill(tmp_path: Path, sample_paths: li
         assert store.count_predictions("m1") == 4
 
 
-def test_reviews(tmp_path: Path) -> None:
-    with ResultStore(tmp_path / "r.sqlite") as store:
-        assert store.review("sha") is None
-        store.set_review("sha", "EOS", "granules")
-        assert store.review("sha") == ("EOS", "granules")
-        store.set_review("sha", "BLA")
-        assert store.review("sha") == ("BLA", "")
-        store.set_review("sha", "")
-        assert store.review("sha") is None
-
-
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "r.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)

@@ -50,12 +50,7 @@ def poor_quality(quality: QualityMetrics | None, blur_threshold: float) -> bool:
 
 
 def quality_problems(quality: QualityMetrics | None, blur_threshold: float) -> list[str]:
-    if quality is None:
-        return []
-    problems = [p for p in quality.problems() if p != "blurry"]
-    if quality.laplacian_var < blur_threshold:
-        problems.insert(0, "blurry")
-    return problems
+    return quality.problems_at(blur_threshold) if quality is not None else []
 
 
 @dataclass(eq=False)

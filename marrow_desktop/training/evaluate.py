@@ -27,6 +27,7 @@ from marrow_desktop.core.metrics import (
 )
 from marrow_desktop.core.model_spec import ModelSpec
 from marrow_desktop.core.preprocess import preprocess
+from marrow_desktop.core.selective import query, selective_table
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.inference.classifier import Classifier
 from marrow_desktop.training.dataset import (
@@ -41,6 +42,8 @@ from marrow_desktop.training.loading import load_sample, progress
 
 SUBSETS = ("train", "val", "all")
 N_BINS = 15
+REPORT_CONFIDENCE = (0.5, 0.6, 0.7, 0.8, 0.9)  # the selective-accuracy rows of report.md
+REPORT_MARGIN = (0.0, 0.1, 0.2)
 
 
 # ---------------------------------------------------------------------------- which images
@@ -224,6 +227,7 @@ class Evaluation:
     skipped: list[str]
     calibration: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    selective: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         r = self.report
@@ -238,6 +242,7 @@ class Evaluation:
                               "f1": float(r.f1[i]), "support": int(r.support[i])}
                           for i, c in enumerate(self.spec.classes)},
             "calibration": self.calibration,
+            "selective": self.selective,
         }
 
 
@@ -365,6 +370,7 @@ def report_markdown(ev: Evaluation) -> str:
         lines += ["", f"Temperature fitted on these images: {c['temperature_before']:.3f} -> "
                   f"{c['temperature']:.3f}; ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} "
                   "(measured on the same images, so optimistic)."]
+    lines += selective_markdown(ev.selective)
     lines += ["", "![confusion matrix](confusion_matrix.png)", "",
               "![reliability](reliability.png)", "",
               "Files: metrics.json, per_class.csv, confusion_matrix.csv, "
@@ -372,6 +378,26 @@ def report_markdown(ev: Evaluation) -> str:
     if ev.warnings:
         lines += ["Warnings:", *(f"- {w}" for w in ev.warnings), ""]
     return "\n".join(lines)
+
+
+def selective_markdown(table: dict[str, Any]) -> list[str]:
+    """A few rows of the selective-accuracy table: coverage and accuracy of the cells kept."""
+    points = {(c, m): query(table, c, m) for c in REPORT_CONFIDENCE for m in REPORT_MARGIN}
+    if not table or any(p is None for p in points.values()):
+        return []
+    lines = ["", "Cells kept above the review thresholds (confidence ≥ row and top-2 margin ≥ "
+             "column): share of images kept, accuracy of those kept.", "",
+             "| confidence ≥ | " + " | ".join(f"margin ≥ {m:.2f}" for m in REPORT_MARGIN) + " |",
+             "|---|" + "---|" * len(REPORT_MARGIN)]
+    for c in REPORT_CONFIDENCE:
+        cells = []
+        for m in REPORT_MARGIN:
+            p = points[c, m]
+            assert p is not None
+            accuracy = f"{p.accuracy:.1%}" if p.kept else "-"
+            cells.append(f"{p.coverage:.0%} kept, {accuracy}")
+        lines.append(f"| {c:.2f} | " + " | ".join(cells) + " |")
+    return lines
 
 
 # ---------------------------------------------------------------------------- the job
@@ -413,16 +439,19 @@ def evaluate(model: str | Path, dataset: str | Path | None, out: str | Path,
             "nll_before": nll(before, y), "nll_after": nll(after, y),
             "fitted_on": description, "images": len(y),
         }
-        spec = store_temperature(spec, fitted, calibration)
         temperature = fitted
     probs = probabilities(logits, temperature)
+    selective = selective_table(probs, probs.argmax(axis=1) == y)
+    selective.update(temperature=temperature, tta=tta, dataset=description)
+    if fit:
+        spec = store_temperature(spec, temperature, calibration, selective)
     ev = Evaluation(
         spec=spec, description=description, sources=[data.samples[i].source for i in kept],
         y_true=y, probs=probs, report=class_report(y, probs.argmax(axis=1), spec.num_classes),
         ece=expected_calibration_error(probs, y, N_BINS), nll=nll(probs, y),
         temperature=temperature, tta=tta, backend=classifier.backend,
         device=classifier.device_name, skipped=skipped, calibration=calibration,
-        warnings=list(data.warnings),
+        warnings=list(data.warnings), selective=selective,
     )
     write_outputs(ev, Path(out))
     for warning in ev.warnings:

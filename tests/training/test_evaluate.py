@@ -13,6 +13,7 @@ import pytest
 
 from marrow_desktop.cli import main
 from marrow_desktop.core.model_spec import load_model_spec
+from marrow_desktop.core.selective import query
 from marrow_desktop.inference.loader import load_classifier
 
 pytestmark = pytest.mark.torch  # the random_model fixture is made with torch
@@ -43,6 +44,15 @@ def test_evaluate_writes_consistent_report(random_model: Path, sample_set: Path,
     assert len(predictions) == 22
     probs = np.array([[float(v) for v in row[5:]] for row in predictions[1:]])
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
+    selective = metrics["selective"]  # at the model's temperature
+    assert selective["temperature"] == metrics["temperature"]
+    everything = query(selective, 0.0, 0.0)
+    assert everything is not None and everything.kept == everything.images == 21
+    assert everything.accuracy == pytest.approx(metrics["accuracy"])
+    confidence = probs.max(axis=1)
+    sel = query(selective, 0.5, 0.0)
+    assert sel is not None and abs(sel.kept - (confidence >= 0.5).sum()) <= 1  # 4-decimal CSV
+    assert "| confidence ≥ |" in (out / "report.md").read_text(encoding="utf-8")
 
 
 def test_tta_averages_eight_views(random_model: Path, sample_set: Path, tmp_path: Path) -> None:
@@ -83,6 +93,11 @@ def test_fit_temperature_updates_sidecar_and_onnx(random_model: Path, sample_set
     session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     embedded = json.loads(session.get_modelmeta().custom_metadata_map["marrow_model_spec"])
     assert embedded["temperature"] == pytest.approx(fitted)
+    # the selective table at the fitted temperature travels with it, in both copies
+    assert metrics["selective"]["temperature"] == pytest.approx(fitted)
+    assert spec.info["validation_selective"] == metrics["selective"]
+    assert embedded["info"]["validation_selective"] == metrics["selective"]
+    assert embedded["info"]["calibration"] == metrics["calibration"]
     load_classifier(sidecar, backend="onnx")  # still loads, hashes verified
 
 

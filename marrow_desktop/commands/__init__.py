@@ -12,8 +12,11 @@ from marrow_desktop.commands import (
     export,
     gui,
     qc,
+    report,
     selftest,
     train,
+    trainset,
 )
 
-COMMANDS = (classify, qc, gui, train, evaluate, export, eda, data, selftest)
+COMMANDS = (classify, qc, report, trainset, gui, train, evaluate, export, eda, data,
+            selftest)

@@ -1,22 +1,32 @@
-"""CSV reports: one row per image, written as results arrive, safe to open in a spreadsheet."""
+"""CSV reports: one row per image, written as results arrive, safe to open in a spreadsheet.
+
+Beside the model's classes and the quality checks, each row carries the cell's review (the
+person's label, who gave it and when), the class a differential counts (`final_class`) and
+whether the cell falls in the review queue (`needs_review`, with its `review_reasons`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
-from collections.abc import Iterator, Sequence
+import secrets
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.review import Review, ReviewThresholds, final_class, review_reasons
 
 BASE_COLUMNS = ["path", "status", "error", "predicted_class", "confidence", "top2_class",
                 "top2_confidence", "top3_class", "top3_confidence"]
 QUALITY_COLUMNS = ["brightness", "too_dark", "too_bright", "stain_ratio", "stain_present",
                    "color_type", "laplacian_var", "blurry"]
-TAIL_COLUMNS = ["reviewed_class", "model_sha256"]
+REVIEW_COLUMNS = ["reviewed_class", "reviewer", "reviewed_at", "final_class", "needs_review",
+                  "review_reasons"]
+TAIL_COLUMNS = [*REVIEW_COLUMNS, "model_sha256"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -38,6 +48,32 @@ def unsafe_cell(value: str) -> str:
     return value
 
 
+def temporary_name(path: Path) -> Path:
+    """A fresh hidden name beside `path` for writing it atomically."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+def atomic_write(path: str | Path, write: Callable[[TextIO], object], *, newline: str | None = None,
+                 encoding: str = "utf-8") -> Path:
+    """Write a text file through a temporary file in its folder, then replace `path` in one step
+    (readers see the old file or the new one, never half of it). Creates the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        # "x" (not mkstemp): the file gets the usual permissions of the user's umask
+        with open(tmp, "x", newline=newline, encoding=encoding) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
 def report_columns(classes: Sequence[str]) -> list[str]:
     """Columns of a report for a model with these class codes (none: quality only)."""
     return BASE_COLUMNS + [f"prob_{c}" for c in classes] + QUALITY_COLUMNS + TAIL_COLUMNS
@@ -48,11 +84,41 @@ def _fmt(value: float, digits: int = 6) -> str:
         else f"{value:.{digits}f}"
 
 
-def result_row(result: ImageResult, classes: Sequence[str], reviewed: str = "") -> dict:
-    """One CSV row (column -> cell) for a result."""
+def cell_reasons(result: ImageResult, thresholds: ReviewThresholds | None = None,
+                 blur_threshold: float | None = None) -> list[str]:
+    """Why a result is in the review queue (empty: it is not; unclassified cells never are).
+
+    The quality problems are the result's own verdicts, or re-decided at `blur_threshold`.
+    """
+    if not result.classified:
+        return []
+    q = result.quality
+    problems: list[str] = []
+    if q is not None:
+        problems = q.problems() if blur_threshold is None else q.problems_at(blur_threshold)
+    return review_reasons(result.probabilities, problems, thresholds or ReviewThresholds())
+
+
+def result_row(result: ImageResult, classes: Sequence[str], review: Review | str | None = None,
+               reasons: Sequence[str] | None = None) -> dict:
+    """One CSV row (column -> cell) for a result and its review, if any.
+
+    `reasons` are the cell's review reasons; None computes them with the default
+    ReviewThresholds and the result's own quality verdicts (see cell_reasons). A bare string
+    review is a label without reviewer or time (older callers).
+    """
+    if isinstance(review, str):
+        review = Review(review, "", "") if review else None
+    if reasons is None:
+        reasons = cell_reasons(result)
     row: dict[str, object] = dict.fromkeys(report_columns(classes), "")
     row.update(path=result.path, status=result.status, error=result.error,
-               model_sha256=result.model_sha256, reviewed_class=reviewed)
+               model_sha256=result.model_sha256, needs_review=int(bool(reasons)),
+               review_reasons="; ".join(reasons))
+    if review is not None:
+        row.update(reviewed_class=review.label, reviewer=review.reviewer,
+                   reviewed_at=review.at)
+    row["final_class"] = final_class(result.predicted_class, review.label if review else "")
     top = result.top(3)
     for rank, (code, prob) in enumerate(top, start=1):
         prefix = "" if rank == 1 else f"top{rank}_"
@@ -125,8 +191,8 @@ class ReportWriter:
             reader = csv.DictReader(handle)
             if reader.fieldnames != self.columns:
                 raise ReportError(
-                    f"{self.path}: existing report has other columns (another model?); "
-                    "choose another output file"
+                    f"{self.path}: existing report has other columns (another model, or a "
+                    "report from an older version); choose another output file"
                 )
             previous: dict[str, str] | None = None
             first = True
@@ -142,8 +208,10 @@ class ReportWriter:
             if not first:
                 yield previous if complete_last else None
 
-    def write(self, result: ImageResult, reviewed: str = "") -> None:
-        self._writer.writerow(result_row(result, self.classes, reviewed))
+    def write(self, result: ImageResult, review: Review | str | None = None,
+              reasons: Sequence[str] | None = None) -> None:
+        """Append one row (see result_row) and flush it."""
+        self._writer.writerow(result_row(result, self.classes, review, reasons))
         self._handle.flush()
 
     def close(self) -> None:

@@ -308,6 +308,13 @@ class ResultStore:
         return {sha: Review(label, reviewer or "", at or "", path or "")
                 for sha, label, reviewer, at, path in rows}
 
+    def review(self, case_id: str, sha256: str) -> Review | None:
+        """The person's label of one cell of a case, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT label, reviewer, at, path FROM case_reviews WHERE "
+                                   "case_id = ? AND sha256 = ?", (case_id, sha256)).fetchone()
+        return Review(row[0], row[1] or "", row[2] or "", row[3] or "") if row else None
+
     def trail(self, case_id: str, sha256: str = "") -> list[AuditEntry]:
         """A case's audit trail in order (only one cell's entries when sha256 is given)."""
         query = f"SELECT {', '.join(_AUDIT_FIELDS)} FROM audit WHERE case_id = ?"

@@ -14,10 +14,12 @@ class Actions:
 
     def __init__(self, window: QMainWindow) -> None:
         def make(text: str, shortcut: str | QKeySequence.StandardKey | None = None,
-                 icon: str = "", tip: str = "", checkable: bool = False) -> QAction:
+                 icon: str = "", tip: str = "", checkable: bool = False,
+                 more_keys: tuple[str, ...] = ()) -> QAction:
             action = QAction(theme.icon(icon) if icon else theme.icon("__none__"), text, window)
             if shortcut is not None:
-                action.setShortcut(QKeySequence(shortcut))
+                action.setShortcuts([QKeySequence(shortcut),
+                                     *(QKeySequence(k) for k in more_keys)])
             if tip:
                 action.setStatusTip(tip)
                 keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
@@ -35,16 +37,36 @@ class Actions:
                                  "Show the 21 bundled sample cells")
         self.export_csv = make("&Export CSV…", "Ctrl+E", "export",
                                "Write the results and reviews as a CSV report")
+        self.export_report = make("Export Case &Report…", "Ctrl+Shift+E", "export",
+                                  "Write the case report: per-cell CSV and a one-page summary")
+        self.export_training = make("Export &Training Set…", None, "",
+                                    "Copy reviewed cells into class folders for marrow train")
         self.quit = make("&Quit", QKeySequence.StandardKey.Quit)
         self.classify = make("&Classify Folder", "Ctrl+R", "classify",
                              "Classify every image of the open folder")
         self.check_quality = make("Check &Quality", "Ctrl+Shift+R", "quality",
                                   "Measure sharpness, brightness and stain of every image")
         self.cancel = make("Ca&ncel Run", "Esc", "stop", "Stop the running batch")
-        self.confirm = make("&Confirm Prediction", "Ctrl+Return", "confirm",
-                            "Mark the selected images' predicted class as right")
-        self.clear_review = make("C&lear Review", "Ctrl+0", "clear",
-                                 "Remove the review of the selected images")
+        self.confirm = make("&Confirm Prediction", "Return", "confirm",
+                            "Mark the selected cells' predicted class as right",
+                            more_keys=("Enter", "Ctrl+Return"))
+        self.exclude = make("&Not Classified (Exclude)", "0", "",
+                            "Leave the selected cells out of the differential count")
+        self.pick_class = make("&Pick Class…", "P", "", "Assign any class of the model")
+        self.clear_review = make("C&lear Review", "Backspace", "clear",
+                                 "Remove the review of the selected cells",
+                                 more_keys=("Ctrl+0",))
+        self.next_in_queue = make("&Next to Review", "N", "",
+                                  "Select the next cell that needs review")
+        self.cell_history = make("Cell &History…", "Ctrl+Shift+H", "",
+                                 "Every label change of the current cell")
+        self.audit_trail = make("&Audit Trail…", None, "",
+                                "Every label change of this case, and whether the trail is intact")
+        self.sign_off = make("&Sign Off Case…", "Ctrl+Shift+S", "confirm",
+                             "Sign the case: its labels are frozen")
+        self.reopen = make("R&eopen Case…", None, "", "Reopen a signed-off case to amend it")
+        self.show_gallery = make("&Gallery by Class", "Ctrl+G",
+                                 tip="Thumbnails grouped by class", checkable=True)
         self.advance = make("&Next Image After Review", tip="After confirming or correcting "
                             "one image, select the next", checkable=True)
         self.toggle_cam = make("&Heat Map", "H", tip="Show or hide the Grad-CAM overlay",
@@ -69,7 +91,7 @@ class Actions:
 
     def set_classes(self, window: QMainWindow, classes: tuple[str, ...],
                     names: tuple[str, ...]) -> None:
-        """One 'Correct to' action per class, Ctrl+1 … Ctrl+9."""
+        """One 'Correct to' action per class: keys 1 … 9 (and Ctrl+1 … Ctrl+9)."""
         for action in self.correct_to:
             window.removeAction(action)
             action.deleteLater()
@@ -79,7 +101,7 @@ class Actions:
             action = QAction(f"{code} – {name}", window)
             action.setData(code)
             if i < 9:
-                action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+                action.setShortcuts([QKeySequence(str(i + 1)), QKeySequence(f"Ctrl+{i + 1}")])
             window.addAction(action)
             self.correct_menu.addAction(action)
             self.correct_to.append(action)
@@ -92,7 +114,7 @@ class Actions:
         file_menu.addMenu(self.recent_menu)
         file_menu.addAction(self.open_samples)
         file_menu.addSeparator()
-        file_menu.addAction(self.export_csv)
+        file_menu.addActions([self.export_csv, self.export_report, self.export_training])
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         run_menu = bar.addMenu("&Analyze")
@@ -100,11 +122,16 @@ class Actions:
         review_menu = bar.addMenu("&Review")
         review_menu.addAction(self.confirm)
         review_menu.addMenu(self.correct_menu)
-        review_menu.addAction(self.clear_review)
+        review_menu.addActions([self.pick_class, self.exclude, self.clear_review])
         review_menu.addSeparator()
-        review_menu.addAction(self.advance)
+        review_menu.addActions([self.next_in_queue, self.advance])
+        review_menu.addSeparator()
+        review_menu.addActions([self.cell_history, self.audit_trail])
+        review_menu.addSeparator()
+        review_menu.addActions([self.sign_off, self.reopen])
         self.view_menu = bar.addMenu("&View")
-        self.view_menu.addActions([self.toggle_cam, self.toggle_unsharp, self.focus_browser])
+        self.view_menu.addActions([self.show_gallery, self.toggle_cam, self.toggle_unsharp,
+                                   self.focus_browser])
         self.view_menu.addSeparator()
         tools = bar.addMenu("&Tools")
         tools.addAction(self.settings)
@@ -124,7 +151,9 @@ class Actions:
             button.setObjectName("primaryAction")
         toolbar.addActions([self.check_quality, self.cancel])
         toolbar.addSeparator()
-        toolbar.addAction(self.export_csv)
+        toolbar.addActions([self.export_csv, self.export_report])
+        toolbar.addSeparator()
+        toolbar.addAction(self.sign_off)
         toolbar.addSeparator()
         toolbar.addActions([self.settings, self.about])
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)

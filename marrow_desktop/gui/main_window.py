@@ -1,7 +1,9 @@
 """The main window: builds the widgets and wires them to the session (no work of its own).
 
-Layout: the image browser in the centre; the classification panel and the quality inspector as
-docks on the right (movable, floatable; the layout is remembered between runs).
+Layout: the image browser (and the gallery by class, a second tab) in the centre; the
+classification panel, the quality inspector and the differential count as docks on the right
+(movable, floatable; the layout is remembered between runs). The review workflow's wiring lives
+in gui/review_controller.py.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +29,7 @@ from marrow_desktop.core.paths import bundle_flavour, default_model_path, sample
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.gui import tasks, theme
 from marrow_desktop.gui.actions import Actions
+from marrow_desktop.gui.review_controller import ReviewController
 from marrow_desktop.gui.session import BatchSummary, Session
 from marrow_desktop.gui.settings import AppSettings
 from marrow_desktop.gui.tasks import Analysis, SerializedClassifier, StoredState
@@ -33,10 +37,11 @@ from marrow_desktop.gui.thumbnails import ThumbnailLoader
 from marrow_desktop.gui.widgets.about_dialog import AboutDialog, AboutInfo
 from marrow_desktop.gui.widgets.batch_bar import BatchBar, format_duration
 from marrow_desktop.gui.widgets.browser_view import BrowserView
+from marrow_desktop.gui.widgets.class_gallery import ClassGallery
 from marrow_desktop.gui.widgets.classification_panel import ClassificationPanel
+from marrow_desktop.gui.widgets.differential_panel import DifferentialPanel
 from marrow_desktop.gui.widgets.info_bar import InfoBar
 from marrow_desktop.gui.widgets.inspector_panel import InspectorPanel
-from marrow_desktop.gui.widgets.review_bar import CONFIRM
 from marrow_desktop.gui.widgets.settings_dialog import SettingsDialog
 from marrow_desktop.gui.widgets.thumbnail_model import ThumbnailModel
 
@@ -61,15 +66,22 @@ class MainWindow(QMainWindow):
         self.loader = ThumbnailLoader(parent=self)
         self.model = ThumbnailModel(self.loader, self)
         self.browser = BrowserView(self.model)
+        self.gallery = ClassGallery(self.model)
+        self.views = QTabWidget(documentMode=True)
+        self.views.addTab(self.browser, "Browser")
+        self.views.addTab(self.gallery, "Gallery by class")
         self.sample_bar = InfoBar()
         self.model_bar = InfoBar()
+        self.case_bar = InfoBar()
+        self.case_bar.close_button.hide()
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(6, 6, 0, 0)
         column.setSpacing(6)
         column.addWidget(self.model_bar)
+        column.addWidget(self.case_bar)
         column.addWidget(self.sample_bar)
-        column.addWidget(self.browser, 1)
+        column.addWidget(self.views, 1)
         self.setCentralWidget(central)
 
         self.classification = ClassificationPanel()
@@ -77,9 +89,11 @@ class MainWindow(QMainWindow):
         self.classification_dock = self._dock("Classification", "classificationDock",
                                               self.classification)
         self.inspector_dock = self._dock("Image quality", "inspectorDock", self.inspector)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.classification_dock)
-        self.splitDockWidget(self.classification_dock, self.inspector_dock,
-                             Qt.Orientation.Horizontal)
+        self.differential = DifferentialPanel()
+        self.differential_dock = self._dock("Differential count", "differentialDock",
+                                            self.differential)
+        for dock in (self.classification_dock, self.inspector_dock, self.differential_dock):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)  # placed below
 
         self.actions = Actions(self)
         self.actions.build_menus(self)
@@ -87,7 +101,8 @@ class MainWindow(QMainWindow):
         view_menu = self.actions.view_menu
         if view_menu is not None:
             view_menu.addActions([self.classification_dock.toggleViewAction(),
-                                  self.inspector_dock.toggleViewAction()])
+                                  self.inspector_dock.toggleViewAction(),
+                                  self.differential_dock.toggleViewAction()])
             view_menu.addSeparator()
             view_menu.addAction(self.actions.reset_layout)
 
@@ -101,6 +116,7 @@ class MainWindow(QMainWindow):
         self._distribution_timer = QTimer(self, singleShot=True, interval=1000)
         self._distribution_timer.timeout.connect(self._refresh_distribution)
 
+        self.reviews = ReviewController(self)
         self._apply_preferences()
         self._restore_ui_state()
         self._connect()
@@ -127,9 +143,8 @@ class MainWindow(QMainWindow):
         a.classify.triggered.connect(self.classify_folder)
         a.check_quality.triggered.connect(self.check_quality)
         a.cancel.triggered.connect(s.cancel_batch)
-        a.confirm.triggered.connect(lambda: self.review(CONFIRM))
-        a.clear_review.triggered.connect(lambda: self.review(""))
-        a.correct_menu.triggered.connect(lambda action: self.review(action.data()))
+        a.show_gallery.toggled.connect(
+            lambda on: self.views.setCurrentWidget(self.gallery if on else self.browser))
         a.toggle_cam.toggled.connect(self.classification.cam_view.toggle.setChecked)
         a.toggle_unsharp.toggled.connect(self.inspector.unsharp.setChecked)
         a.focus_browser.triggered.connect(self.browser.focus_grid)
@@ -139,11 +154,15 @@ class MainWindow(QMainWindow):
         a.about.triggered.connect(self.show_about)
         a.recent_menu.triggered.connect(self._open_recent)
 
-        self.browser.currentPathChanged.connect(self._on_current)
-        self.browser.grid.selectionModel().selectionChanged.connect(self._update_review_ui)
+        self.browser.currentPathChanged.connect(
+            lambda path: self.active_view() is self.browser and self._on_current(path))
+        self.gallery.currentPathChanged.connect(
+            lambda path: self.active_view() is self.gallery and self._on_current(path))
+        self.views.currentChanged.connect(self._on_view_changed)
+        self.browser.grid.selectionModel().selectionChanged.connect(self.reviews.update_ui)
+        self.gallery.grid.selectionModel().selectionChanged.connect(self.reviews.update_ui)
         self.model.countsChanged.connect(self._update_actions)
         self.classification.targetChanged.connect(self._on_target)
-        self.classification.review.reviewRequested.connect(self.review)
         self.classification.cam_view.settingsChanged.connect(self._cam_settings)
         self.inspector.unsharpRequested.connect(self._on_unsharp)
         self.inspector.settingsChanged.connect(self._unsharp_settings)
@@ -169,6 +188,9 @@ class MainWindow(QMainWindow):
         s.sharpenedReady.connect(self._on_sharpened)
         s.exported.connect(lambda path, n: self.show_message(
             f"Exported {n:,} rows to {path}", 10000))
+        s.reportExported.connect(lambda csv_path, html: self.show_message(
+            f"Case report written: {html} and {csv_path}", 15000))
+        s.trainingExported.connect(lambda text: self.show_message(text, 15000))
         s.message.connect(self.show_message)
 
     # start-up ----------------------------------------------------------------------------------
@@ -269,6 +291,7 @@ class MainWindow(QMainWindow):
                                     "drop one onto this window.")
         self.inspector.set_distribution([])
         self.sample_bar.hide()
+        self.reviews.on_case(self.session.case)
         if paths:
             self.browser.select_row(0)
             self.browser.focus_grid()
@@ -307,6 +330,7 @@ class MainWindow(QMainWindow):
         self.model_bar.hide()
         self.classification.set_model(spec, classifier.device_name)
         self.browser.set_classes(spec.classes)
+        self.gallery.set_classes(spec.classes)
         self.actions.set_classes(self, spec.classes, spec.class_names)
         self.classification.review.set_classes(spec.classes)
         short_device = classifier.device_name.split(" (")[0]
@@ -317,6 +341,7 @@ class MainWindow(QMainWindow):
         self._had_model = True
         self.session.lookup()
         self._update_actions()
+        self.reviews.schedule_refresh()
         if self._current:
             self._analysis_timer.start()
 
@@ -339,7 +364,7 @@ class MainWindow(QMainWindow):
         if not path:
             self.classification.clear()
             self.inspector.clear()
-            self._update_review_ui()
+            self.reviews.update_ui()
             return
         self._refresh_current_known()
         self.inspector.set_loading(self._item_quality(path))
@@ -353,11 +378,11 @@ class MainWindow(QMainWindow):
         """Show the stored result of the current image until its analysis arrives."""
         item = self.model.item_for(self._current) if self._current else None
         if item is None or self._analysis is not None:
-            self._update_review_ui()
+            self.reviews.update_ui()
             return
         probs = item.result.probabilities if item.classified else None
         self.classification.show_known(item.name, probs, item.error)
-        self._update_review_ui()
+        self.reviews.update_ui()
 
     def _analyze_current(self) -> None:
         if self._current:
@@ -374,7 +399,7 @@ class MainWindow(QMainWindow):
         self.classification.set_analysis(name, analysis.display, analysis.probabilities,
                                          analysis.cam, analysis.class_index)
         self.inspector.set_image(analysis.display, analysis.quality)
-        self._update_review_ui()
+        self.reviews.update_ui()
         self._distribution_timer.start()
 
     def _on_analysis_failed(self, path: str, message: str) -> None:
@@ -406,46 +431,30 @@ class MainWindow(QMainWindow):
         if self._analysis is not None and image.shape == self._analysis.display.shape:
             self.inspector.set_sharpened(image, amount)
 
-    # reviews -----------------------------------------------------------------------------------
+    # reviews (see gui/review_controller.py) --------------------------------------------------
     def review(self, value: str) -> int:
-        """CONFIRM (each image keeps its predicted class), a class code, or '' to clear."""
-        entries, reviews = [], {}
-        for path in self.browser.selected_paths():
-            item = self.model.item_for(path)
-            if item is None:
-                continue
-            label = item.predicted if value == CONFIRM else value
-            if value == CONFIRM and not label:
-                continue
-            sha = item.sha256 or (self._analysis.sha256 if self._analysis is not None
-                                  and self._analysis.path == path else "")
-            entries.append((path, sha, label))
-            reviews[path] = label
-        if not entries:
-            self.show_message("Nothing to review: select a classified image first.")
-            return 0
-        self.model.set_reviews(reviews)
-        self.session.save_reviews(entries)
-        n = len(entries)
-        if value and n == 1 and self.actions.advance.isChecked():
-            row = self.model.row_of(entries[0][0])
-            if 0 <= row < self.model.rowCount() - 1:
-                self.browser.select_row(row + 1)
-        what = "Cleared the review of" if not value else (
-            "Confirmed" if value == CONFIRM else f"Corrected to {value}:")
-        self.show_message(f"{what} {n} image{'s' if n > 1 else ''}")
-        self._update_review_ui()
-        return n
+        """CONFIRM, a class code, EXCLUDED or '' for the selected cells of the active view."""
+        return self.reviews.review(value)
 
-    def _update_review_ui(self, *_args: object) -> None:
-        item = self.model.item_for(self._current) if self._current else None
-        count = len(self.browser.selected_paths())
-        enabled = item is not None and self.session.classifier is not None and not item.error
-        self.classification.set_review_state(item.review if item else "",
-                                             item.predicted if item else "", enabled, count)
-        for action in [self.actions.confirm, self.actions.clear_review,
-                       *self.actions.correct_to]:
-            action.setEnabled(enabled)
+    def active_view(self) -> BrowserView | ClassGallery:
+        return self.gallery if self.views.currentWidget() is self.gallery else self.browser
+
+    def current_path(self) -> str:
+        return self._current
+
+    def current_analysis(self) -> Analysis | None:
+        return self._analysis
+
+    def _on_view_changed(self, _index: int) -> None:
+        view = self.active_view()
+        self.actions.show_gallery.setChecked(view is self.gallery)
+        if view is self.gallery:
+            self.gallery.refresh()
+            if self._current and not self.gallery.select_path(self._current):
+                self._on_current(self.gallery.current_path())
+        elif self._current and not self.browser.select_path(self._current):
+            self._on_current(self.browser.current_path())
+        view.setFocus()
 
     # runs --------------------------------------------------------------------------------------
     def classify_folder(self) -> None:
@@ -515,8 +524,7 @@ class MainWindow(QMainWindow):
 
     def export_to(self, path: str) -> int:
         """Write the report of every image with a result (folder order); returns the rows."""
-        rows = [(item.result, item.review) for item in self.model.items()
-                if item.result is not None]
+        rows = [item.result for item in self.model.items() if item.result is not None]
         missing = self.model.total() - len(rows)
         if not rows:
             self.show_message("Nothing to export yet: classify the folder first.")
@@ -556,9 +564,12 @@ class MainWindow(QMainWindow):
 
     def _apply_preferences(self) -> None:
         prefs = self.settings.preferences()
-        self.browser.set_thresholds(prefs.low_confidence, prefs.blur_threshold)
+        review = self.settings.review_thresholds()
+        self.browser.set_thresholds(review, prefs.blur_threshold)
+        self.gallery.set_thresholds(review, prefs.blur_threshold)
         self.inspector.set_thresholds(self.settings.thresholds())
-        self.classification.low_confidence = prefs.low_confidence
+        self.classification.review_thresholds = review
+        self.reviews.schedule_refresh()
         self._refresh_distribution()
 
     def about_info(self) -> AboutInfo:
@@ -601,12 +612,15 @@ class MainWindow(QMainWindow):
             self.reset_layout()
 
     def reset_layout(self) -> None:
-        for dock in (self.classification_dock, self.inspector_dock):
+        for dock in (self.classification_dock, self.inspector_dock, self.differential_dock):
             dock.setFloating(False)
             dock.show()
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.classification_dock)
         self.splitDockWidget(self.classification_dock, self.inspector_dock,
                              Qt.Orientation.Horizontal)
+        if self.differential_dock not in self.tabifiedDockWidgets(self.inspector_dock):
+            self.tabifyDockWidget(self.inspector_dock, self.differential_dock)
+        self.inspector_dock.raise_()
         width = max(self.width(), 1000)
         self.resizeDocks([self.classification_dock, self.inspector_dock],
                          [int(width * 0.33), int(width * 0.30)], Qt.Orientation.Horizontal)

@@ -16,7 +16,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from marrow_desktop.core.results import ImageResult
-from marrow_desktop.core.store import ResultStore, StoreError
+from marrow_desktop.core.review import case_id_for
+from marrow_desktop.core.store import CaseInfo, ResultStore, StoreError
 from marrow_desktop.gui import tasks
 from marrow_desktop.gui.settings import AppSettings
 from marrow_desktop.gui.tasks import Analysis, SerializedClassifier, StoredState
@@ -62,7 +63,12 @@ class Session(QObject):
     camReady = Signal(int, object)  # class index, display-sized CAM
     sharpenedReady = Signal(float, object)  # amount, image
     reviewsSaved = Signal(int)
+    reviewFailed = Signal(str)
+    caseChanged = Signal(object)  # CaseInfo of the open case
+    trailReady = Signal(str, object, object)  # sha256 ('' = whole case), entries, AuditCheck
     exported = Signal(str, int)  # path, rows
+    reportExported = Signal(str, str)  # csv path, html path
+    trainingExported = Signal(str)  # summary
     message = Signal(str)  # status-bar text (errors included)
 
     def __init__(self, settings: AppSettings, parent: QObject | None = None) -> None:
@@ -73,6 +79,8 @@ class Session(QObject):
         # model loads, inherit it
         self.batch_runner = TaskRunner(1, "marrow-batch", self, background=True)
         self.model_runner = TaskRunner(1, "marrow-model", self, background=True)
+        # label changes and sign-offs: one thread, so they reach the store in the order made
+        self.writer = TaskRunner(1, "marrow-store", self)
         self.classifier: SerializedClassifier | None = None
         self.model_error = ""
         self.model_loading = False
@@ -80,6 +88,8 @@ class Session(QObject):
         self.store_error = ""
         self.paths: list[str] = []
         self.label = ""
+        self.case_id = ""  # the open case (folder) that reviews belong to
+        self.case: CaseInfo | None = None
         self._batch: Ticket | None = None
         self._listing: Ticket | None = None
         self._batch_state: dict[str, float] = {}
@@ -142,6 +152,7 @@ class Session(QObject):
             self._listing.cancel()
         recursive = self.settings.preferences().recursive
         state = {"first": True}
+        case_id = case_id_for(list(sources))
 
         def chunk(paths: list[str]) -> None:
             if ticket is not self._listing:
@@ -150,6 +161,8 @@ class Session(QObject):
                 state["first"] = False
                 self.paths = list(paths)
                 self.label = label
+                self.case_id = case_id
+                self.case = CaseInfo(case_id)
                 self.tasks.invalidate("analysis")
                 self.listed.emit(label, list(paths))
             else:
@@ -180,11 +193,18 @@ class Session(QObject):
         if self.store is None or not self.paths:
             return
         self.tasks.submit(tasks.lookup_stored, list(self.paths), self.store, self.model_sha256,
-                          channel="lookup", pass_ticket=True, on_result=self._stored,
+                          self.case_id, channel="lookup", pass_ticket=True, on_result=self._stored,
                           on_error=self._report)
 
     def _stored(self, state: StoredState) -> None:
         self.storedLoaded.emit(state)
+        if state.case is not None and state.case.case_id == self.case_id:
+            self.case = state.case
+            self.caseChanged.emit(state.case)
+
+    @property
+    def signed(self) -> bool:
+        return self.case is not None and self.case.signed
 
     # folder runs -----------------------------------------------------------------------------
     @property
@@ -252,7 +272,7 @@ class Session(QObject):
     # the selected image ----------------------------------------------------------------------
     def analyze(self, path: str, target: str = "top") -> None:
         self.tasks.submit(tasks.analyze_image, path, self.classifier, self.settings.thresholds(),
-                          self.store, target, channel="analysis", pass_ticket=True,
+                          self.store, target, self.case_id, channel="analysis", pass_ticket=True,
                           on_result=self._analysis,
                           on_error=lambda message: self.analysisFailed.emit(path, message))
         self.tasks.invalidate("cam")
@@ -281,18 +301,62 @@ class Session(QObject):
         if self.store is None:
             self.message.emit("Reviews cannot be kept: the results store is not available.")
             return
-        self.tasks.submit(tasks.save_reviews, self.store, entries,
-                          on_result=self.reviewsSaved.emit,
-                          on_error=lambda m: self.message.emit(f"Review not saved: {m}"))
+        spec = self.spec
+        self.writer.submit(tasks.save_reviews, self.store, self.case_id, entries,
+                           self.settings.reviewer(), spec.name if spec else "",
+                           self.model_sha256, on_result=self.reviewsSaved.emit,
+                           on_error=self._review_failed)
 
-    def export_csv(self, out_path: str, rows: list[tuple[ImageResult, str]]) -> None:
-        classes = self.spec.classes if self.spec is not None else ()
-        if not classes:
-            classes = next((r.classes for r, _ in rows if r.classified), ())
-        threshold = self.settings.preferences().blur_threshold
-        self.tasks.submit(tasks.export_csv, out_path, rows, classes, threshold,
-                          on_result=lambda n: self.exported.emit(out_path, n),
-                          on_error=lambda m: self.message.emit(f"Export failed: {m}"))
+    def _review_failed(self, message: str) -> None:
+        self.message.emit(f"Review not saved: {message}")
+        self.reviewFailed.emit(message)
+        self.lookup()  # show what the store holds again
+
+    def sign(self, who: str, note: str, reopen: bool = False) -> None:
+        """Sign off the open case (or reopen it, `note` being the reason)."""
+        if self.store is None or not self.case_id:
+            self.message.emit("Cannot sign off: the results store is not available.")
+            return
+        spec = self.spec
+        self.writer.submit(tasks.sign_case, self.store, self.case_id, who, note, reopen,
+                           spec.name if spec else "", self.model_sha256,
+                           on_result=self._case_signed, on_error=self._report)
+
+    def _case_signed(self, case: CaseInfo) -> None:
+        if case.case_id == self.case_id:
+            self.case = case
+            self.caseChanged.emit(case)
+
+    def load_trail(self, sha256: str = "") -> None:
+        """The open case's audit trail (one cell's when sha256 is given) and its check."""
+        if self.store is None or not self.case_id:
+            return
+        self.writer.submit(tasks.audit_trail, self.store, self.case_id, sha256,
+                           on_result=lambda value: self.trailReady.emit(sha256, *value),
+                           on_error=self._report)
+
+    def export_csv(self, out_path: str, results: list[ImageResult]) -> None:
+        """The per-cell CSV of the open case (with its reviews), on a worker."""
+        prefs = self.settings.preferences()
+        self.writer.submit(tasks.export_csv, out_path, self.store, self.case_id, results,
+                           self.spec, self.settings.review_thresholds(), prefs.blur_threshold,
+                           on_result=lambda n: self.exported.emit(out_path, n),
+                           on_error=lambda m: self.message.emit(f"Export failed: {m}"))
+
+    def export_report(self, out_dir: str, results: list[ImageResult], target: int) -> None:
+        """The case report (cells.csv + report.html) of the open case, on a worker."""
+        prefs = self.settings.preferences()
+        self.writer.submit(tasks.export_case_report, out_dir, self.store, self.case_id, results,
+                           self.spec, self.settings.review_thresholds(), prefs.blur_threshold,
+                           target, on_result=lambda paths: self.reportExported.emit(*paths),
+                           on_error=lambda m: self.message.emit(f"Report not written: {m}"))
+
+    def export_training(self, out_dir: str, cells: list[tuple[str, str, str]],
+                        include_unreviewed: bool) -> None:
+        """Copy (path, sha256, predicted) cells into class folders by final label."""
+        self.writer.submit(tasks.export_training_set, out_dir, self.store, self.case_id, cells,
+                           include_unreviewed, on_result=self.trainingExported.emit,
+                           on_error=lambda m: self.message.emit(f"Training set not written: {m}"))
 
     def _report(self, message: str) -> None:
         self.message.emit(message)
@@ -306,6 +370,7 @@ class Session(QObject):
         self.cancel_batch()
         self.batch_runner.shutdown()
         self.tasks.shutdown()
+        self.writer.shutdown()
         self.model_runner.shutdown()
         if self.store is not None:
             self.store.close()

@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from marrow_desktop.core.paths import default_store_path
 from marrow_desktop.core.quality import QualityThresholds
+from marrow_desktop.core.review import ReviewThresholds, current_user
 
 ORGANIZATION = "marrow-desktop"
 APPLICATION = "marrow-desktop"
@@ -30,8 +31,10 @@ class Preferences:
     model_path: str = ""  # "" = the bundled model
     batch_size: int = 16
     blur_threshold: float = QualityThresholds.blur_threshold
-    low_confidence: float = 0.5  # predictions below this get a badge
+    low_confidence: float = ReviewThresholds.min_confidence  # below: "needs review"
+    review_margin: float = ReviewThresholds.min_margin  # top-2 margin below: "needs review"
     recursive: bool = True  # include sub-folders when opening a folder
+    reviewer: str = ""  # name the audit trail records ('' = the operating-system user)
 
 
 def default_qsettings() -> QSettings:
@@ -83,7 +86,10 @@ class AppSettings:
                                                     d.blur_threshold, float))),
             low_confidence=min(1.0, max(0.0, float(self._get("review/low_confidence",
                                                              d.low_confidence, float)))),
+            review_margin=min(1.0, max(0.0, float(self._get("review/margin", d.review_margin,
+                                                            float)))),
             recursive=bool(self._get("browser/recursive", d.recursive, bool)),
+            reviewer=str(self._get("review/reviewer", d.reviewer, str)).strip(),
         )
         return replace(prefs, **self.overrides) if self.overrides else prefs
 
@@ -95,11 +101,22 @@ class AppSettings:
         s.setValue("batch/size", int(prefs.batch_size))
         s.setValue("quality/blur_threshold", float(prefs.blur_threshold))
         s.setValue("review/low_confidence", float(prefs.low_confidence))
+        s.setValue("review/margin", float(prefs.review_margin))
         s.setValue("browser/recursive", bool(prefs.recursive))
+        s.setValue("review/reviewer", prefs.reviewer.strip())
         s.sync()
 
     def thresholds(self) -> QualityThresholds:
         return QualityThresholds(blur_threshold=self.preferences().blur_threshold)
+
+    def review_thresholds(self) -> ReviewThresholds:
+        prefs = self.preferences()
+        return ReviewThresholds(min_confidence=prefs.low_confidence,
+                                min_margin=prefs.review_margin)
+
+    def reviewer(self) -> str:
+        """Who the audit trail names for this user's changes."""
+        return self.preferences().reviewer or current_user()
 
     # results store ---------------------------------------------------------------------------
     def store_path(self) -> Path:

@@ -18,6 +18,7 @@ from marrow_desktop.core.report import (
     unsafe_cell,
 )
 from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.review import Review
 
 CLASSES = ("BLA", "EOS", "LYT")
 QUALITY = QualityMetrics(brightness=150.123, too_dark=False, too_bright=False, stain_ratio=0.4,
@@ -40,6 +41,8 @@ def test_columns() -> None:
     assert cols[:5] == ["path", "status", "error", "predicted_class", "confidence"]
     assert [c for c in cols if c.startswith("prob_")] == ["prob_BLA", "prob_EOS", "prob_LYT"]
     assert "laplacian_var" in cols and "blurry" in cols and cols[-1] == "model_sha256"
+    assert cols[-7:-1] == ["reviewed_class", "reviewer", "reviewed_at", "final_class",
+                           "needs_review", "review_reasons"]
     assert not any(c.startswith("prob_") for c in report_columns(()))
 
 
@@ -132,3 +135,41 @@ def test_other_columns_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):  # ReportError is also a ValueError, as before
         ReportWriter(out, ())
     assert len(_rows(out)) == 1  # untouched
+
+
+def test_review_columns() -> None:
+    review = Review("LYT", "alice", "2024-05-01T10:00:00+00:00")
+    row = result_row(_ok("a.jpg"), CLASSES, review, ["margin 8%", "blurry"])
+    assert (row["reviewed_class"], row["reviewer"], row["reviewed_at"]) == \
+        ("LYT", "alice", "2024-05-01T10:00:00+00:00")
+    assert (row["final_class"], row["needs_review"], row["review_reasons"]) == \
+        ("LYT", 1, "margin 8%; blurry")
+    plain = result_row(_ok("a.jpg"), CLASSES)
+    # default thresholds (0.7, 0.2): top 0.6, margin 0.3 -> low confidence only
+    assert (plain["reviewed_class"], plain["final_class"]) == ("", "EOS")
+    assert (plain["needs_review"], plain["review_reasons"]) == (1, "confidence 60%")
+    excluded = result_row(_ok("a.jpg"), CLASSES, Review("excluded", "bob", "t"), [])
+    assert excluded["final_class"] == "excluded" and excluded["needs_review"] == 0
+    legacy = result_row(_ok("a.jpg"), CLASSES, "BLA")  # a bare label, as older callers pass
+    assert (legacy["reviewed_class"], legacy["reviewer"], legacy["final_class"]) == \
+        ("BLA", "", "BLA")
+    err = result_row(ImageResult.failed("b.jpg", "b.jpg: empty file"), CLASSES)
+    assert (err["final_class"], err["needs_review"], err["review_reasons"]) == ("", 0, "")
+
+
+def test_reasons_follow_the_blur_verdict_of_the_run() -> None:
+    from dataclasses import replace
+
+    from marrow_desktop.core.report import cell_reasons
+
+    blurry = replace(_ok("a.jpg"), quality=replace(QUALITY, blurry=True))
+    assert cell_reasons(blurry) == ["confidence 60%", "blurry"]
+    assert cell_reasons(blurry, blur_threshold=8.0) == ["confidence 60%"]  # 17.5 is sharp at 8
+    assert cell_reasons(_ok("a.jpg"), blur_threshold=20.0)[-1] == "blurry"
+
+
+def test_review_cells_are_neutralised(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    with ReportWriter(out, CLASSES) as writer:
+        writer.write(_ok("a.jpg"), Review("EOS", "=cmd|' /C calc'!A0", "t"), [])
+    assert _rows(out)[0]["reviewer"] == "'=cmd|' /C calc'!A0"

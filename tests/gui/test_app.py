@@ -11,6 +11,7 @@ import pytest
 
 from marrow_desktop import __version__
 from marrow_desktop.core.paths import samples_dir
+from marrow_desktop.core.review import ReviewThresholds
 
 from .helpers import wait_listed
 
@@ -100,15 +101,18 @@ def test_settings_dialog_round_trip(qtbot, make_window, app_settings, tmp_path):
     assert dialog.custom.isChecked() and dialog.path.text().endswith("missing.json")
     dialog.batch_size.setValue(32)
     dialog.blur.setValue(12.5)
-    dialog.low_conf.setValue(70)
+    dialog.low_conf.setValue(80)
+    dialog.margin.setValue(10)
+    dialog.reviewer.setText("Dr. Ada Lovelace")
     dialog.bundled.setChecked(True)
     dialog.backend.setCurrentIndex(dialog.backend.findData("onnx"))
     dialog.accept()
     saved = app_settings.preferences()
-    assert (saved.batch_size, saved.blur_threshold, saved.low_confidence) == (32, 12.5, 0.7)
+    assert (saved.batch_size, saved.blur_threshold, saved.low_confidence) == (32, 12.5, 0.8)
+    assert saved.review_margin == 0.1 and app_settings.reviewer() == "Dr. Ada Lovelace"
     assert saved.model_path == "" and saved.backend == "onnx"
     assert window.inspector.thresholds.blur_threshold == 12.5
-    assert window.browser.delegate.low_confidence == 0.7
+    assert window.browser.delegate.review_thresholds == ReviewThresholds(0.8, 0.1)
     qtbot.waitUntil(lambda: not window.session.model_loading, timeout=30000)  # reloaded
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from marrow_desktop.core.quality import QualityMetrics
 from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.review import ReviewThresholds
 from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
 from marrow_desktop.gui.thumbnails import ThumbnailLoader, make_thumbnail
 from marrow_desktop.gui.widgets.thumbnail_model import UNCLASSIFIED, BrowserFilter, ThumbnailModel
@@ -33,7 +34,7 @@ def model(qtbot):
     model.set_paths(["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"])
     model.update_results([_result("a.jpg", "BLA", 0.9, 20), _result("b.jpg", "EOS", 0.4, 5),
                           _result("c.jpg", "BLA", 0.7, 30), _result("d.jpg", "LYT", 0.95, 12)])
-    model.set_thresholds(0.5, 8.0)
+    model.set_thresholds(ReviewThresholds(0.5, 0.2), 8.0)
     yield model
     loader.shutdown()
 

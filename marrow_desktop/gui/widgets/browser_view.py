@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.gui.widgets.thumbnail_delegate import ThumbnailDelegate
 from marrow_desktop.gui.widgets.thumbnail_model import (
@@ -66,6 +67,7 @@ class BrowserView(QWidget):
 
     currentPathChanged = Signal(str)  # '' when nothing is selected
     activated = Signal(str)
+    nextInQueueRequested = Signal()
 
     def __init__(self, model: ThumbnailModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +92,10 @@ class BrowserView(QWidget):
         self.order_button.setText("↑")
         self.order_button.setAutoRaise(True)
         self.count_label = QLabel(objectName="muted")
+        self.queue_label = QLabel(objectName="muted")
+        self.queue_button = QToolButton(text="Next to review ▸", autoRaise=True,
+                                        toolTip="Select the next cell that needs review (N)")
+        self.queue_button.clicked.connect(self.nextInQueueRequested)
         self.set_classes(())
 
         self.grid = ThumbnailGrid()
@@ -116,7 +122,13 @@ class BrowserView(QWidget):
         layout.addLayout(top)
         layout.addLayout(filters)
         layout.addWidget(self.grid, 1)
-        layout.addWidget(self.count_label)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(self.count_label)
+        bottom.addStretch(1)
+        bottom.addWidget(self.queue_label)
+        bottom.addWidget(self.queue_button)
+        layout.addLayout(bottom)
 
         self._filter_timer = QTimer(self, singleShot=True, interval=150)
         self._filter_timer.timeout.connect(self._apply_filter)
@@ -144,6 +156,7 @@ class BrowserView(QWidget):
         self.class_filter.addItem("All classes", "")
         for code in classes:
             self.class_filter.addItem(f"{code} – {full_name(code)}", code)
+        self.class_filter.addItem("Excluded from the count", EXCLUDED)
         self.class_filter.addItem("Not classified", UNCLASSIFIED)
         index = self.class_filter.findData(current)
         self.class_filter.setCurrentIndex(max(0, index))
@@ -178,10 +191,22 @@ class BrowserView(QWidget):
         self.order_button.setText("↓" if descending else "↑")
         self.model.set_sort(self.sort_box.currentData() or "name", descending)
 
-    def set_thresholds(self, low_confidence: float, blur_threshold: float) -> None:
-        self.delegate.low_confidence = low_confidence
+    def set_thresholds(self, review: ReviewThresholds, blur_threshold: float) -> None:
+        self.delegate.review_thresholds = review
         self.delegate.blur_threshold = blur_threshold
-        self.model.set_thresholds(low_confidence, blur_threshold)
+        self.model.set_thresholds(review, blur_threshold)
+
+    def set_queue(self, needs: int, unreviewed: int, rule: str) -> None:
+        """Show how many cells need review (and how many of them are still unreviewed)."""
+        if needs:
+            self.queue_label.setText(f"<b>{unreviewed:,}</b> of {needs:,} cells needing review "
+                                     "left" if unreviewed else
+                                     f"All {needs:,} cells needing review are reviewed")
+        else:
+            self.queue_label.setText("No cell needs review" if self.model.classified_count()
+                                     else "")
+        self.queue_label.setToolTip(f"Queued for review: {rule}")
+        self.queue_button.setEnabled(unreviewed > 0)
 
     def _update_count(self) -> None:
         total = self.model.total()

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from marrow_desktop.core.model_spec import ModelSpec
+from marrow_desktop.core.review import ReviewThresholds, review_reasons
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.gui import theme
 from marrow_desktop.gui.widgets.cam_view import CamView
@@ -23,7 +24,7 @@ class ClassificationPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.spec: ModelSpec | None = None
-        self.low_confidence = 0.5
+        self.review_thresholds = ReviewThresholds()
         self._probs: np.ndarray | None = None
         self._cam_index = -1
 
@@ -187,17 +188,18 @@ class ClassificationPanel(QWidget):
         self.chip.setVisible(True)
         self.class_name.setText(self.spec.class_names[order[0]] or full_name(code))
         self.confidence.setText(f"{conf:.1%}")
-        low = conf < self.low_confidence
+        reasons = review_reasons(self._probs, [], self.review_thresholds)
+        low = bool(reasons)
         self.confidence.setStyleSheet(f"color: {theme.WARN};" if low else "")
         runner = ""
         if len(order) > 1:
             second = order[1]
             runner = (f"Runner-up: {self.spec.class_names[second]} "
                       f"({float(self._probs[second]):.1%})")
-        warning = (f"<span style='color:{theme.WARN}'><b>Low confidence</b> – please review"
-                   f"</span> · ") if low else ""
+        warning = (f"<span style='color:{theme.WARN}'><b>Needs review</b> "
+                   f"({', '.join(reasons)})</span> · ") if low else ""
         self.detail.setText(warning + runner)
 
     def set_review_state(self, review: str, predicted: str, enabled: bool, count: int = 1,
-                         ) -> None:
-        self.review.set_state(review, predicted, enabled, count)
+                         signed: str = "") -> None:
+        self.review.set_state(review, predicted, enabled, count, signed)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from marrow_desktop.core.review import EXCLUDED
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.gui import theme
 
@@ -23,10 +24,12 @@ class ReviewBar(QWidget):
         self.state = QLabel(objectName="muted")
         self.confirm_button = QPushButton(theme.icon("confirm"), "Confirm",
                                           objectName="confirmButton",
-                                          toolTip="The predicted class is right (Ctrl+Return)")
-        self.correct_box = QComboBox(toolTip="Correct the class (Ctrl+1 … Ctrl+9)")
+                                          toolTip="The predicted class is right (Enter)")
+        self.correct_box = QComboBox(toolTip="Correct the class (keys 1 … 9, P for any class, "
+                                             "0 to leave the cell out of the count)")
         self.correct_box.setMinimumContentsLength(12)
-        self.clear_button = QPushButton(theme.icon("clear"), "", toolTip="Clear the review")
+        self.clear_button = QPushButton(theme.icon("clear"), "",
+                                        toolTip="Clear the review (Backspace)")
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.setSpacing(6)
@@ -48,8 +51,10 @@ class ReviewBar(QWidget):
         self.correct_box.clear()
         self.correct_box.addItem("Correct to…", "")
         for i, code in enumerate(classes):
-            shortcut = f"   Ctrl+{i + 1}" if i < 9 else ""
+            shortcut = f"   key {i + 1}" if i < 9 else ""
             self.correct_box.addItem(f"{code} – {full_name(code)}{shortcut}", code)
+        if classes:
+            self.correct_box.addItem("Not classified (exclude from the count)   key 0", EXCLUDED)
 
     def _on_correct(self, index: int) -> None:
         code = self.correct_box.itemData(index)
@@ -57,16 +62,23 @@ class ReviewBar(QWidget):
         if code:
             self.reviewRequested.emit(code)
 
-    def set_state(self, review: str, predicted: str, enabled: bool, count: int = 1) -> None:
-        """Show the current image's review; count = how many images a click will affect."""
+    def set_state(self, review: str, predicted: str, enabled: bool, count: int = 1,
+                  signed: str = "") -> None:
+        """Show the current image's review; count = how many images a click will affect;
+        signed = who signed the case off (the controls are then read-only)."""
         for widget in (self.confirm_button, self.correct_box):
             widget.setEnabled(enabled)
         self.confirm_button.setEnabled(enabled and bool(predicted))
         self.clear_button.setEnabled(enabled and bool(review))
         many = f" ({count} images)" if count > 1 else ""
         self.confirm_button.setText(f"Confirm {predicted}{many}" if predicted else "Confirm")
-        if not enabled:
+        if signed:
+            self.state.setText(f"Case signed off by {signed}: labels are frozen"
+                               + (f" · {_describe(review, predicted)}" if review else ""))
+        elif not enabled:
             self.state.setText("")
+        elif review == EXCLUDED:
+            self.state.setText("<span style='color:#64748b'>⊘ Excluded from the count</span>")
         elif not review:
             self.state.setText("Not reviewed yet")
         elif review == predicted:
@@ -75,3 +87,9 @@ class ReviewBar(QWidget):
         else:
             self.state.setText(f"<span style='color:#7c3aed'>✎ Corrected to "
                                f"<b>{full_name(review)} ({review})</b></span>")
+
+
+def _describe(review: str, predicted: str) -> str:
+    if review == EXCLUDED:
+        return "excluded"
+    return f"confirmed {review}" if review == predicted else f"corrected to {review}"

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from marrow_desktop.core.review import current_user
 from marrow_desktop.gui.settings import BACKEND_CHOICES, Preferences
 
 
@@ -71,7 +72,16 @@ class SettingsDialog(QDialog):
                                    toolTip="Laplacian variance (at 256 px) below which an image "
                                            "counts as blurry")
         self.low_conf = QSpinBox(minimum=0, maximum=100, value=round(prefs.low_confidence * 100),
-                                 suffix=" %", toolTip="Predictions below this get a review badge")
+                                 singleStep=5, suffix=" %",
+                                 toolTip="Cells whose calibrated confidence is below this are "
+                                         "queued for review")
+        self.margin = QSpinBox(minimum=0, maximum=100, value=round(prefs.review_margin * 100),
+                               singleStep=5, suffix=" %",
+                               toolTip="Cells whose two most probable classes are closer than "
+                                       "this are queued for review")
+        self.reviewer = QLineEdit(prefs.reviewer, placeholderText=current_user(),
+                                  toolTip="The name the audit trail records for your changes "
+                                          "(empty: your operating-system user name)")
         self.recursive = QCheckBox("Include sub-folders when opening a folder",
                                    checked=prefs.recursive)
 
@@ -80,8 +90,10 @@ class SettingsDialog(QDialog):
         form.addRow("", backend_note)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Blur threshold", self.blur)
-        form.addRow("Low confidence below", self.low_conf)
         form.addRow("", self.recursive)
+        form.addRow("Needs review below", self.low_conf)
+        form.addRow("…or top-2 margin below", self.margin)
+        form.addRow("Reviewer name", self.reviewer)
         form.addRow("Results store", QLabel(store_path, objectName="muted", wordWrap=True))
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -118,6 +130,7 @@ class SettingsDialog(QDialog):
         self.batch_size.setValue(d.batch_size)
         self.blur.setValue(d.blur_threshold)
         self.low_conf.setValue(round(d.low_confidence * 100))
+        self.margin.setValue(round(d.review_margin * 100))
         self.recursive.setChecked(d.recursive)
 
     def preferences(self) -> Preferences:
@@ -125,5 +138,7 @@ class SettingsDialog(QDialog):
         return Preferences(backend=self.backend.currentData(), model_path=custom,
                            batch_size=self.batch_size.value(), blur_threshold=self.blur.value(),
                            low_confidence=self.low_conf.value() / 100,
-                           recursive=self.recursive.isChecked())
+                           review_margin=self.margin.value() / 100,
+                           recursive=self.recursive.isChecked(),
+                           reviewer=self.reviewer.text().strip())
 

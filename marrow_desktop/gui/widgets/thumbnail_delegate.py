@@ -6,6 +6,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, Q
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
 from marrow_desktop.gui import theme
 from marrow_desktop.gui.thumbnails import THUMB_SIZE
 from marrow_desktop.gui.widgets.thumbnail_model import ImageItem, ItemRole, poor_quality
@@ -19,7 +20,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.low_confidence = 0.5
+        self.review_thresholds = ReviewThresholds()
         self.blur_threshold = 8.0
         self.badge_font = QFont()
         self.badge_font.setBold(True)
@@ -104,13 +105,13 @@ class ThumbnailDelegate(QStyledItemDelegate):
         if poor_quality(item.quality, self.blur_threshold):
             self._badge(painter, QPointF(x, top), theme.BAD, "!")
             x -= _BADGE + 2
-        if item.classified and item.confidence < self.low_confidence:
+        if item.uncertain(self.review_thresholds):
             self._badge(painter, QPointF(x, top), theme.WARN, "?")
         if item.review:
             bottom = box.bottom() - _BADGE / 2 - 2
-            confirmed = item.review == item.predicted
-            self._badge(painter, QPointF(right, bottom), theme.GOOD if confirmed else "#7c3aed",
-                        "✓" if confirmed else "✎")
+            color, mark = {"confirmed": (theme.GOOD, "✓"), "excluded": ("#64748b", "⊘")}.get(
+                item.review_state, ("#7c3aed", "✎"))
+            self._badge(painter, QPointF(right, bottom), color, mark)
 
     def _draw_label(self, painter: QPainter, cell: QRectF, box: QRectF, item: ImageItem,
                     selected: bool) -> None:
@@ -121,17 +122,17 @@ class ThumbnailDelegate(QStyledItemDelegate):
             chip = QRectF(line1.left(), line1.top(),
                           self.chip_metrics.horizontalAdvance(code) + 12, 17)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(theme.class_color(code))
+            painter.setBrush(QColor("#94a3b8") if code == EXCLUDED else theme.class_color(code))
             painter.drawRoundedRect(chip, 8, 8)
             painter.setPen(QColor("#ffffff"))
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, code)
             painter.setFont(self.text_font)
             if item.review and item.review != item.predicted:
-                text, color = f"was {item.predicted}", "#7c3aed"
+                text, color = f"was {item.predicted}" if item.predicted else "", "#7c3aed"
             else:
                 conf = item.confidence
                 text = f"{conf:.0%}" if conf == conf else ""
-                color = theme.WARN if conf < self.low_confidence else "#334155"
+                color = theme.WARN if item.uncertain(self.review_thresholds) else "#334155"
             painter.setPen(QColor(color))
             painter.drawText(line1.adjusted(chip.width() + 5, 0, 0, 0),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)

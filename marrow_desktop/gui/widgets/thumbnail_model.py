@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 
 from marrow_desktop.core.quality import QualityMetrics
 from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.review import EXCLUDED, ReviewThresholds, review_reasons
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.gui.thumbnails import ThumbnailLoader
 
@@ -33,12 +34,13 @@ PathRole = Qt.ItemDataRole.UserRole + 2
 UNCLASSIFIED = "-"  # class filter value for images without a prediction
 
 REVIEW_FILTERS = {"all": "Any review state", "unreviewed": "Not reviewed",
-                  "reviewed": "Reviewed", "confirmed": "Confirmed", "corrected": "Corrected"}
-FLAG_FILTERS = {"all": "Any flags", "low_confidence": "Low confidence",
-                "poor_quality": "Poor quality", "flagged": "Any flag", "ok": "No flags",
-                "errors": "Unreadable"}
-SORT_KEYS = {"name": "File name", "class": "Class", "confidence": "Confidence",
-             "sharpness": "Sharpness", "review": "Review state"}
+                  "reviewed": "Reviewed", "confirmed": "Confirmed", "corrected": "Corrected",
+                  "excluded": "Excluded"}
+FLAG_FILTERS = {"all": "Any flags", "needs_review": "Needs review",
+                "low_confidence": "Uncertain", "poor_quality": "Poor quality",
+                "ok": "No flags", "errors": "Unreadable"}
+SORT_KEYS = {"name": "File name", "queue": "Review queue", "class": "Class",
+             "confidence": "Confidence", "sharpness": "Sharpness", "review": "Review state"}
 
 
 def poor_quality(quality: QualityMetrics | None, blur_threshold: float) -> bool:
@@ -65,10 +67,11 @@ class ImageItem:
     sha256: str = ""
     predicted: str = ""  # top class of the result (kept here: sorting 10,000 items is hot)
     confidence: float = math.nan
+    margin: float = math.nan  # top-1 minus top-2 probability
 
     def set_result(self, result: ImageResult | None) -> None:
         self.result = result
-        self.predicted, self.confidence = "", math.nan
+        self.predicted, self.confidence, self.margin = "", math.nan, math.nan
         if result is None:
             return
         if result.content_sha256:
@@ -78,6 +81,13 @@ class ImageItem:
             index = int(np.argmax(probs))  # type: ignore[arg-type]
             self.predicted = result.classes[index]
             self.confidence = float(probs[index])  # type: ignore[index]
+            second = float(np.partition(probs, -2)[-2]) if len(probs) > 1 else 0.0  # type: ignore[arg-type]
+            self.margin = self.confidence - second
+
+    def uncertain(self, thresholds: ReviewThresholds) -> bool:
+        """Classified with a confidence or a top-2 margin below the review thresholds."""
+        return self.classified and (self.confidence < thresholds.min_confidence
+                                    or self.margin < thresholds.min_margin)
 
     @property
     def classified(self) -> bool:
@@ -105,6 +115,8 @@ class ImageItem:
     def review_state(self) -> str:
         if not self.review:
             return "unreviewed"
+        if self.review == EXCLUDED:
+            return "excluded"
         return "confirmed" if self.review == self.predicted else "corrected"
 
 
@@ -140,7 +152,7 @@ class ThumbnailModel(QAbstractListModel):
         self._filter = BrowserFilter()
         self._sort_key = "name"
         self._descending = False
-        self.low_confidence = 0.5
+        self.review_thresholds = ReviewThresholds()
         self.blur_threshold = 8.0
         self._refilter_timer = QTimer(self)
         self._refilter_timer.setSingleShot(True)
@@ -176,9 +188,13 @@ class ThumbnailModel(QAbstractListModel):
             tops = ", ".join(f"{c} {p:.0%}" for c, p in item.result.top(3))  # type: ignore[union-attr]
             lines.append(f"Predicted: <b>{full_name(item.predicted)}</b> "
                          f"({item.confidence:.1%})<br>Top 3: {tops}")
-            if item.confidence < self.low_confidence:
-                lines.append("<span style='color:#b45309'>Low confidence</span>")
-        if item.review:
+            reasons = self.reasons(item)
+            if reasons:
+                lines.append(f"<span style='color:#b45309'>Needs review: "
+                             f"{', '.join(reasons)}</span>")
+        if item.review == EXCLUDED:
+            lines.append("Reviewed: <b>excluded from the count</b>")
+        elif item.review:
             state = "confirmed" if item.review_state == "confirmed" else "corrected to"
             lines.append(f"Reviewed: {state} <b>{full_name(item.review)}</b>")
         problems = quality_problems(item.quality, self.blur_threshold)
@@ -261,10 +277,38 @@ class ThumbnailModel(QAbstractListModel):
         self._n_classified = self._n_reviewed = 0
         self._contents_changed(None)
 
-    def set_thresholds(self, low_confidence: float, blur_threshold: float) -> None:
-        self.low_confidence = low_confidence
+    def set_thresholds(self, review: ReviewThresholds, blur_threshold: float) -> None:
+        self.review_thresholds = review
         self.blur_threshold = blur_threshold
         self._contents_changed(None)
+
+    # the review queue ------------------------------------------------------------------------
+    def needs_review(self, item: ImageItem) -> bool:
+        """A classified cell that is uncertain or has a quality flag."""
+        return item.classified and (item.uncertain(self.review_thresholds)
+                                    or poor_quality(item.quality, self.blur_threshold))
+
+    def reasons(self, item: ImageItem) -> list[str]:
+        if not item.classified:
+            return []
+        return review_reasons(item.result.probabilities,  # type: ignore[union-attr]
+                              quality_problems(item.quality, self.blur_threshold),
+                              self.review_thresholds)
+
+    def queue_counts(self) -> tuple[int, int]:
+        """(cells needing review, of which not reviewed yet)."""
+        needs = [item for item in self._items if self.needs_review(item)]
+        return len(needs), sum(1 for item in needs if not item.review)
+
+    def next_in_queue(self, after: str = "") -> str:
+        """The next shown cell (view order, wrapping) that needs review and has none yet."""
+        start = self.row_of(after) + 1 if after else 0
+        n = len(self._rows)
+        for k in range(n):
+            item = self._items[self._rows[(start + k) % n]]
+            if not item.review and self.needs_review(item):
+                return item.path
+        return ""
 
     def _contents_changed(self, items: list[ImageItem] | None) -> None:
         """Repaint the rows of these items (None: all) and re-filter soon if needed."""
@@ -328,9 +372,10 @@ class ThumbnailModel(QAbstractListModel):
             elif state != f.review:
                 return False
         if f.flag != "all":
-            low = item.classified and item.confidence < self.low_confidence
+            low = item.uncertain(self.review_thresholds)
             poor = poor_quality(item.quality, self.blur_threshold)
-            flags = {"low_confidence": low, "poor_quality": poor, "flagged": low or poor,
+            flags = {"low_confidence": low, "poor_quality": poor,
+                     "needs_review": item.classified and (low or poor),
                      "ok": item.classified and not (low or poor) and not item.error,
                      "errors": bool(item.error)}
             if not flags.get(f.flag, True):
@@ -347,8 +392,15 @@ class ThumbnailModel(QAbstractListModel):
             value = item.confidence if key == "confidence" else item.sharpness
             return None if math.isnan(value) else (value, item.order)
         if key == "review":
-            rank = {"corrected": 0, "confirmed": 1, "unreviewed": 2}[item.review_state]
+            rank = {"corrected": 0, "excluded": 1, "confirmed": 2,
+                    "unreviewed": 3}[item.review_state]
             return (rank, item.order)
+        if key == "queue":  # needs review and not reviewed, least confident first
+            if not item.classified:
+                return None
+            rank = 0 if self.needs_review(item) and not item.review else (
+                1 if not item.review else 2)
+            return (rank, item.confidence, item.order)
         return (item.order,)
 
     def _compute_rows(self) -> tuple[list[int], dict[int, int]]:

@@ -1,0 +1,218 @@
+"""`marrow report FOLDER -o DIR`: the case report of a folder (summary page + per-cell CSV).
+
+The folder is the case. Images already in the results store are not recomputed, missing ones
+are classified now (unreadable ones become error rows), the case's reviews and sign-off come
+from the store and its audit trail is verified. Writes DIR/report.html (one printable page:
+differential with 95% intervals, blast %, quality, review queue, sign-off, audit) and
+DIR/cells.csv (one row per image, `marrow classify`'s columns with the reviews filled in).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from marrow_desktop.commands._batch_args import DEFAULT_BLUR_THRESHOLD, _positive_int
+from marrow_desktop.core.paths import default_store_path
+from marrow_desktop.core.review import TARGET_COUNTS, ReviewThresholds
+
+if TYPE_CHECKING:
+    from marrow_desktop.core.case_report import CaseReport
+    from marrow_desktop.core.results import ImageResult
+    from marrow_desktop.core.store import ResultStore
+    from marrow_desktop.inference.classifier import Classifier
+
+_DEFAULTS = ReviewThresholds()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="case report of a folder: differential count page (HTML) + per-cell CSV",
+        description="Report one case (a folder of cell images): classify what the results store "
+        "does not hold yet, add the case's reviews and sign-off from the store, verify its "
+        "audit trail, and write DIR/report.html (a printable one-page summary) and "
+        "DIR/cells.csv (one row per image).",
+    )
+    p.add_argument("folder", metavar="FOLDER", help="the case folder")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR",
+                   help="folder for report.html and cells.csv (created; files are replaced)")
+    add_case_arguments(p)
+    p.add_argument("--target", type=int, choices=TARGET_COUNTS, default=TARGET_COUNTS[0],
+                   help=f"cells the differential should reach (default {TARGET_COUNTS[0]})")
+    p.add_argument("--min-confidence", type=_fraction, default=_DEFAULTS.min_confidence,
+                   metavar="P", help="cells whose top probability is below P need review "
+                   f"(default {_DEFAULTS.min_confidence:g})")
+    p.add_argument("--min-margin", type=_fraction, default=_DEFAULTS.min_margin, metavar="P",
+                   help="cells whose two most likely classes are closer than P need review "
+                   f"(default {_DEFAULTS.min_margin:g})")
+    p.add_argument("--blur-threshold", type=float, default=DEFAULT_BLUR_THRESHOLD, metavar="X",
+                   help="Laplacian variance below which an image is blurry (default "
+                   f"{DEFAULT_BLUR_THRESHOLD:g})")
+    p.set_defaults(run=run)
+
+
+def add_case_arguments(p: argparse.ArgumentParser) -> None:
+    """Model, store and folder options of `marrow report` and `marrow trainset`."""
+    p.add_argument("--model", metavar="FILE",
+                   help="model metadata (.json) or weights (.onnx/.safetensors); default: the "
+                   "bundled model ($MARROW_MODELS_DIR overrides its folder)")
+    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                   help="auto: PyTorch on a CUDA GPU when available, else ONNX Runtime on the CPU")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="CPU threads for ONNX Runtime (default: all cores)")
+    p.add_argument("--store", type=Path, metavar="PATH",
+                   help=f"results store with the case's reviews (default {default_store_path()})")
+    p.add_argument("-r", "--recursive", action=argparse.BooleanOptionalAction, default=True,
+                   help="include sub-folders, as the viewer does by default (default: yes)")
+    p.add_argument("--batch-size", type=_positive_int, default=16, metavar="N",
+                   help="images decoded and classified together (default 16)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number from 0 to 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value:g}")
+    return value
+
+
+# shared with `marrow trainset` (imported inside its run()) ----------------------------------------
+def case_folder(folder: str) -> Path:
+    from marrow_desktop.core.errors import MarrowError
+
+    path = Path(folder)
+    if not path.is_dir():
+        raise MarrowError(f"{folder}: not a folder (a case is a folder of cell images)")
+    return path.absolute()
+
+
+def case_images(folder: Path, recursive: bool, leave_out: Path | None = None) -> list[Path]:
+    """The case's image files (absolute, natural order), without any under `leave_out` (an
+    output folder inside the case)."""
+    from marrow_desktop.core.discovery import find_images
+    from marrow_desktop.core.errors import MarrowError
+
+    skip = os.path.normcase(os.path.abspath(leave_out)) if leave_out is not None else ""
+
+    def keep(path: Path) -> bool:
+        here = os.path.normcase(str(path))
+        return not skip or not (here == skip or here.startswith(skip.rstrip(os.sep) + os.sep))
+
+    images = [p.absolute() for p in find_images([folder], recursive=recursive)]
+    images = [p for p in images if keep(p)]
+    if not images:
+        raise MarrowError(f"no images found in {folder}")
+    return images
+
+
+def open_case_store(args: argparse.Namespace) -> ResultStore:
+    from marrow_desktop.core.store import ResultStore, StoreError
+
+    path = args.store or default_store_path()
+    try:
+        return ResultStore(path)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the results store ({exc})") from exc
+
+
+def load_model(args: argparse.Namespace) -> Classifier:
+    from marrow_desktop.core.errors import ModelFileError
+    from marrow_desktop.core.paths import default_model_path
+    from marrow_desktop.inference.loader import load_classifier
+
+    if args.model is None and not default_model_path().is_file():
+        raise ModelFileError(f"{default_model_path()}: no bundled model here; pass --model FILE "
+                             "or set MARROW_MODELS_DIR")
+    return load_classifier(args.model, backend=args.backend, threads=args.threads)
+
+
+def classify_case(args: argparse.Namespace, images: list[Path], classifier: Classifier,
+                  store: ResultStore, blur_threshold: float) -> list[ImageResult]:
+    """Results of every image, in order: from the store where it has them, else computed now
+    (and stored); unreadable images are error rows."""
+    import sys
+
+    from tqdm import tqdm
+
+    from marrow_desktop.core.batch import run_batch
+    from marrow_desktop.core.quality import QualityThresholds
+
+    spec = classifier.spec
+    results = run_batch(images, classifier, classes=spec.classes,
+                        model_sha256=spec.model_sha256, model_name=spec.name, store=store,
+                        batch_size=args.batch_size,
+                        thresholds=QualityThresholds(blur_threshold=blur_threshold))
+    out: list[ImageResult] = []
+    with tqdm(total=len(images), unit="img", file=sys.stderr, disable=args.no_progress,
+              dynamic_ncols=True, mininterval=0.5) as bar:
+        try:
+            for result in results:
+                out.append(result)
+                bar.update()
+        finally:
+            results.close()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from marrow_desktop.core.case_report import build_case_report, write_case_report
+    from marrow_desktop.core.errors import MarrowError
+    from marrow_desktop.core.review import case_id_for
+
+    folder = case_folder(args.folder)
+    images = case_images(folder, args.recursive, leave_out=args.output)
+    classifier = load_model(args)
+    thresholds = ReviewThresholds(args.min_confidence, args.min_margin)
+    with open_case_store(args) as store:
+        results = classify_case(args, images, classifier, store, args.blur_threshold)
+        case_id = case_id_for([str(folder)])
+        reviews = store.reviews(case_id)
+        report = build_case_report(
+            results, reviews, model=classifier.spec, thresholds=thresholds,
+            blur_threshold=args.blur_threshold, target=args.target, case=store.case(case_id),
+            audit=store.verify_case(case_id), case_id=case_id)
+    try:
+        csv_path, html_path = write_case_report(report, args.output)
+    except OSError as exc:
+        raise MarrowError(f"{args.output}: cannot write the report ({exc})") from exc
+    present = {r.content_sha256 for r in results}
+    absent = sum(1 for sha in reviews if sha not in present)
+    print("\n".join([*summary_lines(report, absent), f"CSV:  {csv_path}",
+                     f"HTML: {html_path}"]))
+    return 0
+
+
+def summary_lines(report: CaseReport, absent_reviews: int = 0) -> list[str]:
+    """The few lines `marrow report` prints about a case report."""
+    d = report.differential
+    lines = [f"case {report.case_id}: {report.images:,} images, {report.classified:,} "
+             f"classified, {report.errors:,} errors",
+             f"counted {d.final_total:,} of target {d.target} ({d.progress:.0%}); "
+             f"{d.reviewed_cells:,} reviewed, {d.excluded:,} excluded, "
+             f"{sum(d.not_counted.values()):,} not counted"]
+    blast = report.blast
+    if blast is not None and blast.total:
+        lo, hi = blast.interval
+        lines.append(f"blasts: {blast.count} of {blast.total} = {100 * blast.fraction:.1f}% "
+                     f"(95% CI {100 * lo:.1f}-{100 * hi:.1f}%)")
+    elif blast is not None:
+        lines.append("blasts: no counted cells yet")
+    t = report.thresholds
+    lines.append(f"needs review: {len(report.needs_review):,} (confidence < "
+                 f"{t.min_confidence:.0%} or margin < {t.min_margin:.0%} or a quality problem)"
+                 f", {len(report.unreviewed):,} not reviewed yet")
+    if absent_reviews:
+        lines.append(f"note: {absent_reviews} reviewed cell(s) of this case are no longer in "
+                     "the folder")
+    case = report.case
+    if case is not None and case.signed:
+        lines.append(f"signed off by {case.signed_by} on "
+                     f"{case.signed_at[:16].replace('T', ' ')} UTC")
+    else:
+        lines.append("NOT SIGNED OFF - preliminary")
+    if report.audit is not None:
+        lines.append(report.audit.summary())
+    return lines

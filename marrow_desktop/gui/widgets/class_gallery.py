@@ -1,0 +1,484 @@
+"""Gallery by class: a list of classes (drop targets) beside the cells of the chosen class,
+least certain first. Dragging cells onto another class asks for them to be relabelled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QDrag, QFont, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
+from marrow_desktop.core.taxonomy import full_name
+from marrow_desktop.gui import theme
+from marrow_desktop.gui.widgets.browser_view import ThumbnailGrid
+from marrow_desktop.gui.widgets.gallery_model import (
+    PATHS_MIME,
+    GalleryModel,
+    decode_paths,
+    group_of,
+)
+from marrow_desktop.gui.widgets.thumbnail_delegate import ThumbnailDelegate
+from marrow_desktop.gui.widgets.thumbnail_model import UNCLASSIFIED, PathRole, ThumbnailModel
+
+KeyRole = Qt.ItemDataRole.UserRole + 1
+CountRole = Qt.ItemDataRole.UserRole + 2
+_SPECIAL = {EXCLUDED: ("Excluded", "⊘", "#94a3b8", "#ffffff"),
+            UNCLASSIFIED: ("Not classified", "?", "#e2e8f0", "#475569")}
+
+
+def group_title(key: str) -> str:
+    return _SPECIAL[key][0] if key in _SPECIAL else full_name(key)
+
+
+class _ClassDelegate(QStyledItemDelegate):
+    """A class row: colour chip with the code, full name, cell count on the right."""
+
+    def __init__(self, parent: ClassList) -> None:
+        super().__init__(parent)
+        self.list = parent
+        self.chip_font = QFont()
+        self.chip_font.setPixelSize(10)
+        self.chip_font.setBold(True)
+        self.count_font = QFont()
+        self.count_font.setPixelSize(11)
+
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return QSize(180, 28)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        key = index.data(KeyRole) or ""
+        count = int(index.data(CountRole) or 0)
+        rect = QRectF(option.rect).adjusted(3, 1, -3, -1)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hover_drop = index.row() == self.list.drop_row
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if hover_drop:
+            painter.setPen(QPen(QColor(theme.ACCENT), 1.5, Qt.PenStyle.DashLine))
+            painter.setBrush(QColor("#eff6ff"))
+            painter.drawRoundedRect(rect, 6, 6)
+        elif selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#dbeafe"))
+            painter.drawRoundedRect(rect, 6, 6)
+        if key in _SPECIAL:
+            name, chip_text, color, ink = _SPECIAL[key]
+        else:
+            name, chip_text, color, ink = full_name(key), key, theme.class_color(key).name(), \
+                "#ffffff"
+        painter.setFont(self.chip_font)
+        chip_w = max(34, painter.fontMetrics().horizontalAdvance(chip_text) + 12)
+        chip = QRectF(rect.left() + 6, rect.center().y() - 8, chip_w, 16)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(color))
+        painter.drawRoundedRect(chip, 8, 8)
+        painter.setPen(QColor(ink))
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, chip_text)
+        painter.setFont(self.count_font)
+        count_text = f"{count:,}"
+        count_w = painter.fontMetrics().horizontalAdvance(count_text) + 4
+        count_rect = QRectF(rect.right() - count_w - 8, rect.top(), count_w, rect.height())
+        painter.setPen(QColor(theme.MUTED if count else "#cbd5e1"))
+        painter.drawText(count_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                         count_text)
+        font = QFont(option.font)
+        font.setBold(selected)
+        painter.setFont(font)
+        painter.setPen(QColor("#0f172a" if count else "#94a3b8"))
+        text_rect = QRectF(chip.right() + 8, rect.top(), count_rect.left() - chip.right() - 12,
+                           rect.height())
+        text = painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight,
+                                                int(text_rect.width()))
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                         text)
+        painter.restore()
+
+
+class ClassList(QListWidget):
+    """The classes with their counts; cells dropped on a class emit pathsDropped(paths, key)."""
+
+    pathsDropped = Signal(list, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.drop_row = -1
+        self.setItemDelegate(_ClassDelegate(self))
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setUniformItemSizes(True)
+        self.setStyleSheet("QListWidget { border: none; background: #ffffff; }")
+
+    def set_entries(self, keys: Sequence[str], counts: dict[str, int]) -> None:
+        """Rebuild (when the keys changed) or update the counts in place."""
+        if [self.item(i).data(KeyRole) for i in range(self.count())] != list(keys):
+            current = self.current_key()
+            self.blockSignals(True)
+            self.clear()
+            for key in keys:
+                item = QListWidgetItem()
+                item.setData(KeyRole, key)
+                self.addItem(item)
+            self._select(current)
+            self.blockSignals(False)
+        for i in range(self.count()):
+            item = self.item(i)
+            key = item.data(KeyRole)
+            item.setData(CountRole, counts.get(key, 0))
+            drop = "" if key == UNCLASSIFIED else "\nDrop cells here to relabel them"
+            item.setToolTip(f"{group_title(key)}: {counts.get(key, 0):,} cells{drop}")
+
+    def current_key(self) -> str:
+        item = self.currentItem()
+        return (item.data(KeyRole) or "") if item is not None else ""
+
+    def _select(self, key: str) -> None:
+        for i in range(self.count()):
+            if self.item(i).data(KeyRole) == key:
+                self.setCurrentRow(i)
+                return
+
+    def select_key(self, key: str) -> None:
+        self.blockSignals(True)
+        self._select(key)
+        self.blockSignals(False)
+        self.viewport().update()
+
+    # drop target -----------------------------------------------------------------------------
+    def target_key(self, pos: QPoint) -> str:
+        """The class a drop at pos would give ('' where cells cannot be dropped)."""
+        item = self.itemAt(pos)
+        key = (item.data(KeyRole) or "") if item is not None else ""
+        return "" if key in ("", UNCLASSIFIED) or key == self.current_key() else key
+
+    def _set_drop_row(self, row: int) -> None:
+        if row != self.drop_row:
+            self.drop_row = row
+            self.viewport().update()
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(PATHS_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if event.mimeData().hasFormat(PATHS_MIME) and self.target_key(pos):
+            self._set_drop_row(self.row(self.itemAt(pos)))
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            self._set_drop_row(-1)
+            event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._set_drop_row(-1)
+        event.accept()
+
+    def dropEvent(self, event) -> None:
+        self._set_drop_row(-1)
+        key = self.target_key(event.position().toPoint())
+        paths = decode_paths(event.mimeData())
+        if not key or not paths:
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        self.pathsDropped.emit(paths, key)
+
+
+class _GalleryGrid(ThumbnailGrid):
+    """Thumbnail grid whose drags carry the selected paths with a small picture."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDragEnabled(True)  # after setMovement(Static), which turns dragging off
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)  # restoring the scroll needs it all
+        self.empty_text = "No cells in this class."
+
+    def startDrag(self, supportedActions: Qt.DropAction) -> None:
+        indexes = sorted(self.selectionModel().selectedIndexes(), key=lambda i: i.row())
+        if not indexes:
+            return
+        drag = QDrag(self)
+        drag.setMimeData(self.model().mimeData(indexes))
+        drag.setPixmap(self._drag_pixmap(indexes[0], len(indexes)))
+        drag.setHotSpot(QPoint(12, 12))
+        drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
+
+    def _drag_pixmap(self, first: QModelIndex, count: int) -> QPixmap:
+        pixmap = QPixmap(72, 72)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        image = first.data(Qt.ItemDataRole.DecorationRole)
+        box = QRectF(4, 8, 60, 60)
+        if image is not None and not image.isNull():
+            painter.drawImage(box, image)
+        else:
+            painter.setBrush(QColor("#e2e8f0"))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawRoundedRect(box, 6, 6)
+        if count > 1:
+            badge = QRectF(40, 0, 32, 20)
+            painter.setBrush(QColor(theme.ACCENT))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawRoundedRect(badge, 10, 10)
+            font = QFont()
+            font.setPixelSize(11)
+            font.setBold(True)
+            painter.setFont(font)
+            painter.setPen(QColor("#ffffff"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, f"{count}")
+        painter.end()
+        return pixmap
+
+
+class ClassGallery(QWidget):
+    """Class list (drop targets) and the chosen class's cells, least certain first."""
+
+    reclassifyRequested = Signal(list, str)  # paths, class code or EXCLUDED
+    currentPathChanged = Signal(str)  # '' when no cell is current
+    activated = Signal(str)  # a cell was double-clicked / Enter was pressed
+
+    def __init__(self, model: ThumbnailModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source = model
+        self.gallery = GalleryModel(model, self)
+        self._classes: tuple[str, ...] = ()
+        self._restore: tuple[str, int, list[str], int] | None = None
+        self._last_emitted = ""
+        self._switching = False
+
+        self.class_list = ClassList()
+        self.class_list.setMinimumWidth(170)
+        hint = QLabel("Drag cells onto a class to relabel them", objectName="muted",
+                      wordWrap=True)
+        hint.setStyleSheet("font-size: 11px; padding: 2px 6px;")
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(2)
+        left_layout.addWidget(self.class_list, 1)
+        left_layout.addWidget(hint)
+
+        self.title = QLabel(objectName="muted")
+        self.grid = _GalleryGrid()
+        self.delegate = ThumbnailDelegate(self.grid)
+        self.grid.setItemDelegate(self.delegate)
+        self.grid.setModel(self.gallery)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(4)
+        right_layout.addWidget(self.title)
+        right_layout.addWidget(self.grid, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([230, 600])
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 4)
+        layout.addWidget(self.splitter)
+
+        self.class_list.currentRowChanged.connect(
+            lambda _row: self.show_class(self.class_list.current_key()))
+        self.class_list.pathsDropped.connect(self.reclassifyRequested)
+        self.gallery.regrouped.connect(self._update_classes)
+        self.gallery.modelAboutToBeReset.connect(self._remember_selection)
+        self.gallery.modelReset.connect(self._restore_selection)
+        self.grid.selectionModel().currentChanged.connect(self._on_current)
+        self.grid.activated.connect(lambda index: self.activated.emit(index.data(PathRole) or ""))
+        self.grid.verticalScrollBar().valueChanged.connect(
+            lambda _value: model.loader.clear_pending())
+        self._update_classes()
+
+    # classes ---------------------------------------------------------------------------------
+    def set_classes(self, codes: Sequence[str]) -> None:
+        """The model's class codes (listed even when empty, so cells can be dropped on them)."""
+        self._classes = tuple(codes)
+        self._update_classes()
+        keys = self.keys()
+        if self.gallery.class_code not in keys[:-2] or not self.gallery.class_code:
+            counts = self.gallery.counts()
+            self.show_class(next((k for k in keys if counts.get(k)), keys[0]))
+
+    def keys(self) -> list[str]:
+        """List entries: the model's classes, other classes present, EXCLUDED, UNCLASSIFIED."""
+        present = set(self.gallery.counts())
+        extra = sorted(present - set(self._classes) - {EXCLUDED, UNCLASSIFIED})
+        return [*self._classes, *extra, EXCLUDED, UNCLASSIFIED]
+
+    def _update_classes(self) -> None:
+        self.class_list.set_entries(self.keys(), self.gallery.counts())
+        self.class_list.select_key(self.gallery.class_code)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        code = self.gallery.class_code
+        if not code:
+            self.title.setText("Choose a class")
+            return
+        n = self.gallery.rowCount()
+        label = group_title(code) + (f" ({code})" if code not in (EXCLUDED, UNCLASSIFIED) else "")
+        order = " · least certain first" if n > 1 and code != UNCLASSIFIED else ""
+        self.title.setText(f"<b style='color:#0f172a'>{label}</b> · {n:,} "
+                           f"cell{'s' if n != 1 else ''}{order}")
+
+    def current_class(self) -> str:
+        return self.gallery.class_code
+
+    def show_class(self, code: str) -> None:
+        """Show a class (EXCLUDED / UNCLASSIFIED for those groups); the first cell is current."""
+        if code == self.gallery.class_code:
+            return
+        self._switching = True
+        try:
+            self.gallery.set_class(code)
+        finally:
+            self._switching = False
+        self.class_list.select_key(code)
+        self._update_title()
+        self.grid.scrollToTop()
+        if self.gallery.rowCount():
+            self.grid.selectionModel().setCurrentIndex(
+                self.gallery.index(0), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._emit_current()
+
+    def refresh(self) -> None:
+        """Re-group now (after items changed), keeping the selection and scroll where possible."""
+        self.gallery.regroup()
+
+    def set_thresholds(self, review: ReviewThresholds, blur_threshold: float) -> None:
+        """The thresholds the cells' badges use (the shared model keeps its own)."""
+        self.delegate.review_thresholds = review
+        self.delegate.blur_threshold = blur_threshold
+        self.grid.viewport().update()
+
+    # drops -----------------------------------------------------------------------------------
+    def drop_paths(self, mime: QMimeData, code: str) -> bool:
+        """Handle cells dropped on a class (what a drop on the class list does)."""
+        paths = decode_paths(mime)
+        if not paths or not code or code == UNCLASSIFIED:
+            return False
+        self.reclassifyRequested.emit(paths, code)
+        return True
+
+    # selection -------------------------------------------------------------------------------
+    def current_path(self) -> str:
+        index = self.grid.currentIndex()
+        return (index.data(PathRole) or "") if index.isValid() else ""
+
+    def selected_paths(self) -> list[str]:
+        """Selected cells in gallery order (the current one when nothing else is selected)."""
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        paths = [self.gallery.item(r).path for r in rows if self.gallery.item(r) is not None]
+        if not paths and self.current_path():
+            paths = [self.current_path()]
+        return paths
+
+    def select_path(self, path: str) -> bool:
+        """Make a cell current, showing its class first if needed."""
+        item = self.source.item_for(path)
+        if item is None:
+            return False
+        if self.gallery.row_of(path) < 0:
+            if self.gallery.class_code == group_of(item):
+                self.refresh()
+            else:
+                self.show_class(group_of(item))
+        row = self.gallery.row_of(path)
+        if row < 0:
+            return False
+        index = self.gallery.index(row)
+        self.grid.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.grid.scrollTo(index)
+        return True
+
+    def _on_current(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        self._emit_current()
+
+    def _emit_current(self) -> None:
+        path = self.current_path()
+        if path != self._last_emitted:
+            self._last_emitted = path
+            self.currentPathChanged.emit(path)
+
+    def _remember_selection(self) -> None:
+        if self._switching:  # another class: nothing to keep
+            self._restore = None
+            return
+        self._restore = (self.current_path(), max(0, self.grid.currentIndex().row()),
+                         self.selected_paths(), self.grid.verticalScrollBar().value())
+
+    def _restore_selection(self) -> None:
+        self._update_title()
+        if self._restore is None:
+            self._emit_current()
+            return
+        current, old_row, selected, scroll = self._restore
+        self._restore = None
+        selection = self.grid.selectionModel()
+        selection.blockSignals(True)
+        for path in selected:
+            row = self.gallery.row_of(path)
+            if row >= 0:
+                selection.select(self.gallery.index(row), QItemSelectionModel.SelectionFlag.Select)
+        row = self.gallery.row_of(current) if current else -1
+        if row < 0 and current and self.gallery.rowCount():  # it left the class: take its place
+            row = min(old_row, self.gallery.rowCount() - 1)
+            selection.select(self.gallery.index(row), QItemSelectionModel.SelectionFlag.Select)
+        if row >= 0:
+            selection.setCurrentIndex(self.gallery.index(row),
+                                      QItemSelectionModel.SelectionFlag.NoUpdate)
+        selection.blockSignals(False)
+        self.grid.doItemsLayout()
+        self.grid.verticalScrollBar().setValue(scroll)
+        if row >= 0:
+            self.grid.scrollTo(self.gallery.index(row), QAbstractItemView.ScrollHint.EnsureVisible)
+        self.grid.viewport().update()
+        self._emit_current()
+
+    # visibility ------------------------------------------------------------------------------
+    def showEvent(self, event) -> None:
+        self.gallery.set_active(True)
+        super().showEvent(event)
+
+    def hideEvent(self, event) -> None:
+        self.gallery.set_active(False)
+        super().hideEvent(event)
+
+    def sizeHint(self) -> QSize:
+        return QSize(760, 600)

@@ -1,0 +1,411 @@
+"""The differential count of the open case: blast percentage up top, progress towards the target
+count, a table of AI / reviewed / final counts per class and a chart of the final percentages
+with their 95% intervals. Sized for a right-side dock about 380 px wide."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from marrow_desktop.core.differential import Differential, DifferentialRow, Share
+from marrow_desktop.core.review import BLAST, TARGET_COUNTS
+from marrow_desktop.core.taxonomy import full_name
+from marrow_desktop.gui import theme
+from marrow_desktop.gui.widgets.static_plot import static_plot
+
+AML_BLASTS = 0.20  # WHO: >= 20% marrow blasts
+ELEVATED_BLASTS = 0.05  # above the normal marrow range
+HEADERS = ("Class", "Name", "AI", "Reviewed", "Final", "95% CI")
+NAME_COLUMN_MIN_WIDTH = 500  # the name column shows only where the panel is this wide
+_GREY = QColor("#94a3b8")
+
+
+def blast_level(fraction: float) -> str:
+    """'aml' (>= 20%), 'elevated' (>= 5%), 'normal', or '' when there is no count."""
+    if math.isnan(fraction):
+        return ""
+    return "aml" if fraction >= AML_BLASTS else "elevated" if fraction >= ELEVATED_BLASTS \
+        else "normal"
+
+
+def _count_pct(share: Share, counted: bool) -> str:
+    if not counted:
+        return f"{share.count}" if share.count else ""
+    if not share.total:
+        return "–"
+    return f"{share.count} · {100 * share.fraction:.1f}%"
+
+
+def _interval_text(share: Share, counted: bool) -> str:
+    if not counted:
+        return "not counted"
+    if not share.total:
+        return ""
+    lo, hi = share.interval
+    return f"{100 * lo:.1f}–{100 * hi:.1f}"
+
+
+def _swatch(color: QColor) -> QIcon:
+    pixmap = QPixmap(10, 10)
+    pixmap.fill(color)
+    return QIcon(pixmap)
+
+
+class DifferentialPanel(QWidget):
+    """set_differential() shows a count; the target selector emits targetChanged(n)."""
+
+    targetChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._diff: Differential | None = None
+        self.signed_banner = QLabel(wordWrap=True)
+        self.signed_banner.setStyleSheet(
+            "background: #f0fdf4; border: 1px solid #86efac; border-radius: 8px; "
+            f"padding: 6px 10px; color: {theme.GOOD}; font-weight: 600;")
+        self.signed_banner.hide()
+
+        self.blast_box = QFrame()
+        self.blast_caption = QLabel("BLASTS")
+        self.blast_value = QLabel("–")
+        self.blast_interval = QLabel(objectName="muted")
+        self.blast_chip = QLabel(objectName="chip")
+        self.blast_chip.hide()
+        self._build_blast_box()
+
+        self.target_box = QComboBox(toolTip="How many cells the differential should count")
+        for n in TARGET_COUNTS:
+            self.target_box.addItem(f"{n} cells", n)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setMinimumHeight(18)
+        self.queue_label = QLabel(wordWrap=True)
+        self.queue_detail = QLabel(objectName="muted", wordWrap=True)
+        self.queue_detail.setStyleSheet("font-size: 11px;")
+
+        self.table = self._build_table()
+        self.plot = static_plot()
+        self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.62)
+        self.whiskers = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.25,
+                                        pen=pg.mkPen("#334155", width=1))
+        self._build_chart()
+        self.chart_caption = QLabel("Final percentages with 95% intervals", objectName="muted")
+        self.chart_caption.setStyleSheet("font-size: 11px;")
+        self.counts_label = QLabel(objectName="muted", wordWrap=True)
+
+        target_row = QHBoxLayout()
+        target_row.setContentsMargins(0, 0, 0, 0)
+        target_row.setSpacing(6)
+        target_row.addWidget(QLabel("Target"))
+        target_row.addWidget(self.target_box)
+        target_row.addWidget(self.progress, 1)
+
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.setSpacing(6)
+        body_layout.addWidget(self.table)
+        body_layout.addWidget(self.counts_label)
+        body_layout.addWidget(self.chart_caption)
+        body_layout.addWidget(self.plot)
+        body_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(6)
+        layout.addWidget(self.signed_banner)
+        layout.addWidget(self.blast_box)
+        layout.addLayout(target_row)
+        layout.addWidget(self.queue_label)
+        layout.addWidget(self.queue_detail)
+        layout.addWidget(scroll, 1)
+
+        self.target_box.currentIndexChanged.connect(
+            lambda _i: self.targetChanged.emit(self.target()))
+        self.set_queue(0, 0)
+        self.set_differential(None)
+
+    # construction ----------------------------------------------------------------------------
+    def _build_blast_box(self) -> None:
+        self.blast_box.setObjectName("blastBox")
+        self.blast_caption.setStyleSheet(
+            f"color: {theme.MUTED}; font-size: 11px; font-weight: 600; letter-spacing: 1px;")
+        self.blast_value.setStyleSheet("font-size: 30px; font-weight: 700; color: #0f172a;")
+        self.blast_interval.setWordWrap(True)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.blast_caption)
+        head.addStretch(1)
+        head.addWidget(self.blast_chip)
+        value_row = QHBoxLayout()
+        value_row.setContentsMargins(0, 0, 0, 0)
+        value_row.setSpacing(10)
+        value_row.addWidget(self.blast_value)
+        value_row.addWidget(self.blast_interval, 1, Qt.AlignmentFlag.AlignBottom)
+        box = QVBoxLayout(self.blast_box)
+        box.setContentsMargins(12, 8, 12, 8)
+        box.setSpacing(0)
+        box.addLayout(head)
+        box.addLayout(value_row)
+        self._style_blast_box("")
+
+    def _style_blast_box(self, level: str) -> None:
+        edge = {"aml": theme.BAD, "elevated": theme.WARN}.get(level, "#e2e8f0")
+        fill = {"aml": "#fef2f2", "elevated": "#fffbeb"}.get(level, "#ffffff")
+        self.blast_box.setStyleSheet(
+            f"QFrame#blastBox {{ background: {fill}; border: 1px solid #e2e8f0; "
+            f"border-left: 4px solid {edge}; border-radius: 8px; }}")
+
+    def _build_table(self) -> QTableWidget:
+        table = QTableWidget(0, len(HEADERS))
+        table.setHorizontalHeaderLabels(HEADERS)
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        table.setShowGrid(False)
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setStyleSheet("QTableWidget { border: 1px solid #e2e8f0; border-radius: 6px; "
+                            "font-size: 11px; } QHeaderView::section { background: #f1f5f9; "
+                            "border: none; border-bottom: 1px solid #e2e8f0; padding: 3px 4px; "
+                            "font-size: 11px; font-weight: 600; color: #475569; }")
+        table.verticalHeader().setDefaultSectionSize(20)
+        header = table.horizontalHeader()
+        header.setHighlightSections(False)
+        for column in range(len(HEADERS)):
+            mode = QHeaderView.ResizeMode.Stretch if column == 1 else \
+                QHeaderView.ResizeMode.ResizeToContents
+            header.setSectionResizeMode(column, mode)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        for column in range(2, len(HEADERS)):
+            item = table.horizontalHeaderItem(column)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        table.horizontalHeaderItem(5).setToolTip("Wilson 95% interval of the final percentage")
+        return table
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        narrow = self.width() < NAME_COLUMN_MIN_WIDTH
+        self.table.setColumnHidden(1, narrow)
+        mode = QHeaderView.ResizeMode.Stretch if narrow else \
+            QHeaderView.ResizeMode.ResizeToContents
+        self.table.horizontalHeader().setSectionResizeMode(0, mode)
+
+    def _build_chart(self) -> None:
+        item = self.plot.getPlotItem()
+        item.getViewBox().invertY(True)
+        item.showGrid(x=True, y=False, alpha=0.25)
+        item.setContentsMargins(0, 2, 8, 0)
+        small = QFont()
+        small.setPixelSize(10)
+        for name in ("bottom", "left"):
+            item.getAxis(name).setStyle(tickFont=small, tickLength=0 if name == "left" else 4)
+        item.getAxis("left").setWidth(36)
+        item.addItem(self.bars)
+        item.addItem(self.whiskers)
+
+    # target ----------------------------------------------------------------------------------
+    def target(self) -> int:
+        return int(self.target_box.currentData() or TARGET_COUNTS[0])
+
+    def set_target(self, n: int) -> None:
+        """Select a target count (added to the list if it is not offered); no signal."""
+        index = self.target_box.findData(int(n))
+        self.target_box.blockSignals(True)
+        if index < 0:
+            self.target_box.addItem(f"{n} cells", int(n))
+            index = self.target_box.count() - 1
+        self.target_box.setCurrentIndex(index)
+        self.target_box.blockSignals(False)
+        if self._diff is not None:
+            self._show_progress(self._diff.final_total, int(n))
+
+    # contents --------------------------------------------------------------------------------
+    def set_signed(self, text: str) -> None:
+        """'Signed off by … on …' (empty: the case is open)."""
+        self.signed_banner.setText(f"✓ {text}" if text else "")
+        self.signed_banner.setVisible(bool(text))
+
+    def set_queue(self, count: int, unreviewed: int, thresholds_text: str = "",
+                  selective_text: str = "") -> None:
+        """The review queue: cells needing review and how many of them nobody has reviewed."""
+        if count == 0:
+            head = f"<span style='color:{theme.GOOD}'>No cells need review</span>"
+        elif unreviewed:
+            head = (f"<span style='color:{theme.WARN}'><b>{count:,}</b> cell"
+                    f"{'s' if count != 1 else ''} need review · <b>{unreviewed:,}</b> not "
+                    "reviewed yet</span>")
+        else:
+            head = (f"<span style='color:{theme.GOOD}'>{count:,} cell"
+                    f"{'s' if count != 1 else ''} needed review · all reviewed ✓</span>")
+        self.queue_label.setText(head)
+        details = " · ".join(t for t in (thresholds_text, selective_text) if t)
+        self.queue_detail.setText(f"Queued: {details}" if thresholds_text else details)
+        self.queue_detail.setVisible(bool(details))
+
+    def set_differential(self, d: Differential | None) -> None:
+        self._diff = d
+        if d is not None and d.target != self.target():
+            self.set_target(d.target)
+        self._show_blast(d)
+        self._show_progress(d.final_total if d is not None else 0, self.target())
+        rows = d.rows if d is not None else ()
+        self._fill_table(d, rows)
+        self._fill_chart([r for r in rows if r.counted and r.final.total])
+        if d is None:
+            self.counts_label.setText("")
+            return
+        parts = [f"{d.excluded:,} excluded by a reviewer"] if d.excluded else []
+        if d.not_counted:
+            listed = ", ".join(f"{code} {n}" for code, n in sorted(d.not_counted.items()))
+            parts.append(f"not counted: {listed}")
+        parts.append(f"{d.reviewed_cells:,} of {d.cells:,} cells reviewed")
+        self.counts_label.setText(" · ".join(parts))
+
+    def _show_blast(self, d: Differential | None) -> None:
+        share = d.blast if d is not None else None
+        level = blast_level(share.fraction) if share is not None else ""
+        self._style_blast_box(level)
+        color = {"aml": theme.BAD, "elevated": theme.WARN}.get(level, "#0f172a")
+        self.blast_value.setStyleSheet(f"font-size: 30px; font-weight: 700; color: {color};")
+        if share is None or not share.total:
+            self.blast_value.setText("–")
+            self.blast_interval.setText("no blast count yet" if d is None or BLAST not in
+                                        [r.code for r in d.rows] else "no counted cells yet")
+            self.blast_chip.hide()
+            self.blast_box.setToolTip("")
+            return
+        lo, hi = share.interval
+        self.blast_value.setText(f"{100 * share.fraction:.1f}%")
+        self.blast_interval.setText(f"95% CI {100 * lo:.1f}–{100 * hi:.1f}%<br>"
+                                    f"{share.count:,} of {share.total:,} counted cells")
+        if level == "normal":
+            self.blast_chip.hide()
+        else:
+            self.blast_chip.setText("≥ 20% · WHO AML threshold" if level == "aml"
+                                    else "≥ 5% · elevated")
+            self.blast_chip.setProperty("verdict", "bad" if level == "aml" else "warn")
+            self.blast_chip.style().unpolish(self.blast_chip)
+            self.blast_chip.style().polish(self.blast_chip)
+            self.blast_chip.show()
+        self.blast_box.setToolTip(self._blast_tooltip(share.fraction, lo, hi))
+
+    @staticmethod
+    def _blast_tooltip(fraction: float, lo: float, hi: float) -> str:
+        lines = ["Blasts as a share of the counted (nucleated) cells, final labels.",
+                 "WHO: ≥ 20% blasts in the marrow is the threshold for acute myeloid "
+                 "leukaemia; ≥ 5% is above the normal range (elevated)."]
+        for threshold in (AML_BLASTS, ELEVATED_BLASTS):
+            if lo < threshold <= hi:
+                lines.append(f"The 95% interval ({100 * lo:.1f}–{100 * hi:.1f}%) includes "
+                             f"{threshold:.0%}: count or review more cells before relying on "
+                             "which side of it the case lies.")
+                break
+        lines.append("An aid to counting, not a diagnosis.")
+        return "\n".join(lines)
+
+    def _show_progress(self, counted: int, target: int) -> None:
+        self.progress.setRange(0, max(1, target))
+        self.progress.setValue(min(counted, target))
+        done = counted >= target
+        self.progress.setFormat(f"{counted:,} of {target:,} cells counted" + (" ✓" if done else ""))
+        chunk = theme.GOOD if done else theme.ACCENT
+        self.progress.setStyleSheet(f"QProgressBar::chunk {{ background: {chunk}; "
+                                    "border-radius: 4px; }")
+
+    def _fill_table(self, d: Differential | None, rows: tuple[DifferentialRow, ...]) -> None:
+        self.table.setRowCount(len(rows) + (1 if d is not None else 0))
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for r, row in enumerate(rows):
+            values = (row.code, full_name(row.code), _count_pct(row.ai, row.counted),
+                      _count_pct(row.reviewed, row.counted), _count_pct(row.final, row.counted),
+                      _interval_text(row.final, row.counted))
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if c >= 2:
+                    item.setTextAlignment(right)
+                if c == 0:
+                    item.setIcon(_swatch(theme.class_color(row.code)))
+                if not row.counted:
+                    item.setForeground(QBrush(_GREY))
+                    item.setToolTip(f"{full_name(row.code)}: listed, not part of the count")
+                elif c >= 4 and row.final.total:
+                    item.setToolTip(f"{row.final.count} of {row.final.total} counted cells: "
+                                    f"{row.final.text()} (Wilson 95% interval)")
+                else:
+                    item.setToolTip(full_name(row.code))
+                if row.code == BLAST:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(r, c, item)
+        if d is not None:
+            totals = ("Total", "counted cells", f"{d.ai_total:,}", f"{d.reviewed_total:,}",
+                      f"{d.final_total:,}", "")
+            for c, text in enumerate(totals):
+                item = QTableWidgetItem(text)
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+                item.setBackground(QBrush(QColor("#f1f5f9")))
+                if c >= 2:
+                    item.setTextAlignment(right)
+                self.table.setItem(len(rows), c, item)
+        height = self.table.horizontalHeader().height() + 4 + sum(
+            self.table.rowHeight(i) for i in range(self.table.rowCount()))
+        self.table.setFixedHeight(max(60, height))
+
+    def _fill_chart(self, rows: list[DifferentialRow]) -> None:
+        n = len(rows)
+        values = np.array([100 * r.final.fraction for r in rows], dtype=float)
+        bounds = np.array([r.final.interval for r in rows], dtype=float).reshape(n, 2) * 100
+        self.bars.setOpts(x0=np.zeros(n), y=np.arange(n), width=values, height=0.62,
+                          brushes=[pg.mkBrush(theme.class_color(r.code)) for r in rows],
+                          pen=None, pens=None)
+        self.whiskers.setData(x=values, y=np.arange(n, dtype=float),
+                              left=values - bounds[:, 0], right=bounds[:, 1] - values,
+                              beam=0.25)
+        self.plot.getPlotItem().getAxis("left").setTicks([[(i, r.code) for i, r in
+                                                            enumerate(rows)]])
+        top = float(bounds[:, 1].max()) if n else 10.0
+        top = max(10.0, min(100.0, math.ceil(top * 1.08 / 5) * 5))
+        step = 5 if top <= 30 else 10 if top <= 60 else 20
+        self.plot.getPlotItem().getAxis("bottom").setTicks(
+            [[(v, f"{v:g}%") for v in np.arange(0, top + 0.1, step)]])
+        self.plot.setXRange(0, top, padding=0)
+        self.plot.setYRange(-0.6, max(1, n) - 0.4, padding=0)
+        self.plot.setFixedHeight(40 + 18 * max(n, 2))
+        self.plot.setVisible(n > 0)
+        self.chart_caption.setVisible(n > 0)
+
+    def differential(self) -> Differential | None:
+        return self._diff
+
+    def sizeHint(self) -> QSize:
+        return QSize(380, 640)

@@ -47,6 +47,7 @@ class ReviewController(QObject):
         self.w = window
         self.dialog: QObject | None = None  # the open audit / sign-off dialog (tests use it)
         self._trail_title = ""
+        self._stale = False  # the differential panel missed an update while hidden
         self._refresh_timer = QTimer(self, singleShot=True, interval=150)
         self._refresh_timer.timeout.connect(self.refresh_counts)
         w, a, s = window, window.actions, window.session
@@ -67,6 +68,7 @@ class ReviewController(QObject):
         w.gallery.reclassifyRequested.connect(self.review_paths)
         w.model.countsChanged.connect(self.schedule_refresh)
         w.differential.targetChanged.connect(self._target_changed)
+        w.differential_dock.visibilityChanged.connect(self.panel_shown)
         w.case_bar.actionTriggered.connect(lambda key: key == "reopen" and self.reopen())
         s.caseChanged.connect(self.on_case)
         s.trailReady.connect(self._on_trail)
@@ -179,8 +181,9 @@ class ReviewController(QObject):
 
     # counts ----------------------------------------------------------------------------------
     def schedule_refresh(self) -> None:
+        """Recount soon: at once after a review, at most once a second while a batch runs."""
         if not self._refresh_timer.isActive():
-            self._refresh_timer.start()
+            self._refresh_timer.start(1000 if self.w.session.batch_running else 150)
 
     def current_differential(self) -> Differential:
         w = self.w
@@ -192,14 +195,20 @@ class ReviewController(QObject):
         """Differential, queue counts and the accuracy above the thresholds."""
         w = self.w
         self._refresh_timer.stop()
-        w.differential.set_differential(self.current_differential())
         needs, unreviewed = w.model.queue_counts()
         prefs = w.settings.preferences()
         thresholds = w.settings.review_thresholds()
         rule = rule_text(thresholds, prefs.blur_threshold)
         w.browser.set_queue(needs, unreviewed, rule)
-        w.differential.set_queue(needs, unreviewed, rule, self.selective_text(thresholds))
+        self._stale = not w.differential.isVisible() and w.isVisible()
+        if not self._stale:  # a hidden panel is brought up to date when it is shown
+            w.differential.set_differential(self.current_differential())
+            w.differential.set_queue(needs, unreviewed, rule, self.selective_text(thresholds))
         self.update_ui()
+
+    def panel_shown(self, visible: bool) -> None:
+        if visible and self._stale:
+            self.refresh_counts()
 
     def selective_text(self, thresholds: ReviewThresholds) -> str:
         spec = self.w.session.spec
@@ -270,6 +279,7 @@ class ReviewController(QObject):
 
     def show_trail(self, sha256: str = "") -> None:
         self._trail_title = ""
+        self._stale = False  # the differential panel missed an update while hidden
         self.w.session.load_trail(sha256)
 
     def _on_trail(self, sha256: str, entries: list, check) -> None:

@@ -29,6 +29,8 @@ def window(qtbot, make_window, app_settings, image_folder):
     wait_listed(qtbot, window, 21)
     run_batch(qtbot, window)
     window.actions.advance.setChecked(False)
+    window.differential_dock.raise_()  # tabbed behind the inspector at first
+    qtbot.waitUntil(window.differential.isVisible, timeout=3000)
     window.reviews.refresh_counts()
     return window
 

@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
 
     def _on_stored(self, state: StoredState) -> None:
         self.model.update_results(state.results)
-        self.model.set_reviews(state.reviews)
+        self.model.set_reviews(self.reviews.not_changed_since(state.reviews, state.started))
         self._distribution_timer.start()
         classified = sum(1 for r in state.results if r.classified)
         if state.results:
@@ -393,8 +393,8 @@ class MainWindow(QMainWindow):
             return
         self._analysis = analysis
         self.model.update_results([analysis.result])
-        if analysis.review:
-            self.model.set_reviews({analysis.path: analysis.review})
+        self.model.set_reviews(self.reviews.not_changed_since({analysis.path: analysis.review},
+                                                              analysis.started))
         name = os.path.basename(analysis.path)
         self.classification.set_analysis(name, analysis.display, analysis.probabilities,
                                          analysis.cam, analysis.class_index)

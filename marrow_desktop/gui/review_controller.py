@@ -8,6 +8,7 @@ differential panel) to the session; the store work runs on the session's writer 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ class ReviewController(QObject):
         self.dialog: QObject | None = None  # the open audit / sign-off dialog (tests use it)
         self._trail_title = ""
         self._stale = False  # the differential panel missed an update while hidden
+        self._changed: dict[str, float] = {}  # path -> when its label was last changed here
         self._refresh_timer = QTimer(self, singleShot=True, interval=150)
         self._refresh_timer.timeout.connect(self.refresh_counts)
         w, a, s = window, window.actions, window.session
@@ -109,6 +111,8 @@ class ReviewController(QObject):
         view = w.active_view()
         current = view.current_path()
         w.model.set_reviews(reviews)
+        now = time.monotonic()
+        self._changed.update(dict.fromkeys(reviews, now))
         w.session.save_reviews(entries)
         n = len(entries)
         if value and n == 1 and w.actions.advance.isChecked():
@@ -119,6 +123,12 @@ class ReviewController(QObject):
         w.show_message(f"{what} {n} cell{'s' if n > 1 else ''}")
         self.update_ui()
         return n
+
+    def not_changed_since(self, reviews: dict[str, str], started: float) -> dict[str, str]:
+        """The labels a worker read from the store, less those changed here since it started
+        (a late answer must not undo a newer review)."""
+        return {path: label for path, label in reviews.items()
+                if self._changed.get(path, -1.0) < started}
 
     def _advance(self, reviewed: str) -> None:
         """After a one-cell review, go on to the next cell needing review (or the next one)."""
@@ -280,6 +290,7 @@ class ReviewController(QObject):
     def show_trail(self, sha256: str = "") -> None:
         self._trail_title = ""
         self._stale = False  # the differential panel missed an update while hidden
+        self._changed: dict[str, float] = {}  # path -> when its label was last changed here
         self.w.session.load_trail(sha256)
 
     def _on_trail(self, sha256: str, entries: list, check) -> None:

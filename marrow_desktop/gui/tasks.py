@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +178,7 @@ class StoredState:
     reviews: dict[str, str] = field(default_factory=dict)  # path -> reviewed class
     checked: int = 0
     case: CaseInfo | None = None
+    started: float = field(default_factory=time.monotonic)  # reviews read after this moment
 
 
 def lookup_stored(paths: Sequence[str], store: ResultStore, model_sha256: str,
@@ -239,6 +241,7 @@ class Analysis:
     class_index: int = -1
     cam: np.ndarray | None = None  # display-sized, [0, 1]
     review: str = ""
+    started: float = field(default_factory=time.monotonic)  # review read after this moment
 
 
 def display_copy(rgb: np.ndarray, limit: int = DISPLAY_MAX) -> np.ndarray:

@@ -238,3 +238,16 @@ def test_training_set_export_takes_reviewed_cells_only(qtbot, window, tmp_path):
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
     assert files == ["EOS/EOS_00851.jpg", "MON/MON_00893.jpg"]
     assert (out / "manifest.csv").is_file()
+
+
+def test_a_late_store_answer_does_not_undo_a_newer_review(qtbot, window):
+    from marrow_desktop.gui.tasks import StoredState
+
+    path = _path(window, "BLA_00851.jpg")
+    stale = StoredState(reviews={path: "EOS"})  # read from the store before the review below
+    window.browser.select_path(path)
+    _key(qtbot, window, Qt.Key.Key_4)
+    window._on_stored(stale)
+    assert window.model.item_for(path).review == "MON"
+    window._on_stored(StoredState(reviews={path: "LYT"}))  # read after it: the store's word
+    assert window.model.item_for(path).review == "LYT"

@@ -32,6 +32,17 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """--model, --backend and --threads: which model runs where."""
+    p.add_argument("--model", metavar="FILE",
+                   help="model metadata (.json) or weights (.onnx/.safetensors); default: the "
+                   "bundled model ($MARROW_MODELS_DIR overrides its folder)")
+    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                   help="auto: PyTorch on a CUDA GPU when available, else ONNX Runtime on the CPU")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="CPU threads for ONNX Runtime (default: all cores)")
+
+
 def _positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     value = int(text)

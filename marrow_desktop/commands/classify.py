@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from marrow_desktop.commands._batch_args import _positive_int, add_common_arguments
+from marrow_desktop.commands._batch_args import add_common_arguments, add_model_arguments
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,13 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "store, so finished images are not recomputed; Ctrl-C stops cleanly.",
     )
     add_common_arguments(p)
-    p.add_argument("--model", metavar="FILE",
-                   help="model metadata (.json) or weights (.onnx/.safetensors); default: the "
-                   "bundled model ($MARROW_MODELS_DIR overrides its folder)")
-    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
-                   help="auto: PyTorch on a CUDA GPU when available, else ONNX Runtime on the CPU")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="CPU threads for ONNX Runtime (default: all cores)")
+    add_model_arguments(p)
     p.add_argument("--cam-dir", type=Path, metavar="DIR",
                    help="also write a Grad-CAM overlay PNG per image into DIR")
     p.set_defaults(run=run)

@@ -14,7 +14,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from marrow_desktop.commands._batch_args import DEFAULT_BLUR_THRESHOLD, _positive_int
+from marrow_desktop.commands._batch_args import (
+    DEFAULT_BLUR_THRESHOLD,
+    _positive_int,
+    add_model_arguments,
+)
 from marrow_desktop.core.paths import default_store_path
 from marrow_desktop.core.review import TARGET_COUNTS, ReviewThresholds
 
@@ -55,13 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_case_arguments(p: argparse.ArgumentParser) -> None:
     """Model, store and folder options of `marrow report` and `marrow trainset`."""
-    p.add_argument("--model", metavar="FILE",
-                   help="model metadata (.json) or weights (.onnx/.safetensors); default: the "
-                   "bundled model ($MARROW_MODELS_DIR overrides its folder)")
-    p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
-                   help="auto: PyTorch on a CUDA GPU when available, else ONNX Runtime on the CPU")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="CPU threads for ONNX Runtime (default: all cores)")
+    add_model_arguments(p)
     p.add_argument("--store", type=Path, metavar="PATH",
                    help=f"results store with the case's reviews (default {default_store_path()})")
     p.add_argument("-r", "--recursive", action=argparse.BooleanOptionalAction, default=True,

@@ -25,8 +25,6 @@ from PySide6.QtCore import (
 from marrow_desktop.gui.widgets.thumbnail_model import (
     UNCLASSIFIED,
     ImageItem,
-    ItemRole,
-    PathRole,
     ThumbnailModel,
 )
 
@@ -98,18 +96,7 @@ class GalleryModel(QAbstractListModel):
              role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= len(self._rows):
             return None
-        item = self._rows[index.row()]
-        if role == ItemRole:
-            return item
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self.source.loader.get(item.path)
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return item.name
-        if role == PathRole:
-            return item.path
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self.source.tooltip(item)
-        return None
+        return self.source.item_data(self._rows[index.row()], role)
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         flags = super().flags(index)

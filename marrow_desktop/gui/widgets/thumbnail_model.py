@@ -167,7 +167,10 @@ class ThumbnailModel(QAbstractListModel):
              role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= len(self._rows):
             return None
-        item = self._items[self._rows[index.row()]]
+        return self.item_data(self._items[self._rows[index.row()]], role)
+
+    def item_data(self, item: ImageItem, role: int) -> object:
+        """What a view asks of an item (shared with views that show items in another order)."""
         if role == ItemRole:
             return item
         if role == Qt.ItemDataRole.DecorationRole:

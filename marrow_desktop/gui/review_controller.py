@@ -47,7 +47,6 @@ class ReviewController(QObject):
         super().__init__(window)
         self.w = window
         self.dialog: QObject | None = None  # the open audit / sign-off dialog (tests use it)
-        self._trail_title = ""
         self._stale = False  # the differential panel missed an update while hidden
         self._changed: dict[str, float] = {}  # path -> when its label was last changed here
         self._refresh_timer = QTimer(self, singleShot=True, interval=150)
@@ -66,6 +65,7 @@ class ReviewController(QObject):
         a.export_report.triggered.connect(self.choose_report_folder)
         a.export_training.triggered.connect(self.choose_training_folder)
         w.classification.review.reviewRequested.connect(self.review)
+        w.classification.review.historyRequested.connect(self.show_cell_history)
         w.browser.nextInQueueRequested.connect(self.next_in_queue)
         w.gallery.reclassifyRequested.connect(self.review_paths)
         w.model.countsChanged.connect(self.schedule_refresh)
@@ -186,6 +186,7 @@ class ReviewController(QObject):
         w.actions.reopen.setEnabled(has_case and signed)
         w.actions.audit_trail.setEnabled(has_case)
         w.actions.cell_history.setEnabled(has_case and item is not None and bool(item.sha256))
+        w.classification.review.history_button.setEnabled(w.actions.cell_history.isEnabled())
         w.actions.export_report.setEnabled(w.model.classified_count() > 0)
         w.actions.export_training.setEnabled(w.model.reviewed_count() > 0)
 
@@ -284,27 +285,17 @@ class ReviewController(QObject):
     def show_cell_history(self) -> None:
         item = self.w.model.item_for(self.w.current_path())
         if item is not None and item.sha256:
-            self._trail_title = item.name
             self.w.session.load_trail(item.sha256)
 
     def show_trail(self, sha256: str = "") -> None:
-        self._trail_title = ""
-        self._stale = False  # the differential panel missed an update while hidden
-        self._changed: dict[str, float] = {}  # path -> when its label was last changed here
         self.w.session.load_trail(sha256)
 
     def _on_trail(self, sha256: str, entries: list, check) -> None:
-        title = self._trail_title if sha256 else ""
-        dialog = AuditDialog(entries, check, cell=title, parent=self.w)
+        dialog = AuditDialog(entries, check, cell=sha256, parent=self.w)
         self.dialog = dialog
         dialog.open()
 
     # exports ---------------------------------------------------------------------------------
-    def _default_dir(self, suffix: str) -> str:
-        label = Path(self.w.session.label)
-        base = label if label.is_dir() else label.parent
-        return str(Path.home() / f"{base.name or 'marrow'}_{suffix}")
-
     def choose_report_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.w, "Folder for the case report",
                                                   str(Path.home()))

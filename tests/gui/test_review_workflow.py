@@ -186,7 +186,18 @@ def test_audit_dialog_reports_a_tampered_store(qtbot, window, data_dir):
     with qtbot.waitSignal(window.session.trailReady, timeout=5000):
         window.reviews.show_trail()
     assert "intact" in window.reviews.dialog.status.text()
+    assert len(window.reviews.dialog.entries) == 2
     window.reviews.dialog.close()
+    window.browser.select_path(_path(window, "BLA_00872.jpg"))
+    _key(qtbot, window, Qt.Key.Key_3)
+    window.browser.select_path(_path(window, "BLA_00851.jpg"))
+    assert window.classification.review.history_button.isEnabled()
+    with qtbot.waitSignal(window.session.trailReady, timeout=5000):
+        window.classification.review.history_button.click()
+    history = window.reviews.dialog
+    assert [(e.previous, e.new) for e in history.entries] == [("", "BLA"), ("BLA", "EOS")]
+    assert "BLA_00851.jpg" in history.windowTitle()
+    history.close()
 
     db = sqlite3.connect(window.settings.store_path())
     db.execute("DROP TRIGGER audit_no_update")

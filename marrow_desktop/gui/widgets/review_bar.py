@@ -18,6 +18,7 @@ class ReviewBar(QWidget):
     """Emits reviewRequested(CONFIRM | class code | '' to clear)."""
 
     reviewRequested = Signal(str)
+    historyRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,7 +41,16 @@ class ReviewBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
         layout.addLayout(buttons)
-        layout.addWidget(self.state)
+        self.history_button = QPushButton("History…", flat=True,
+                                          toolTip="Every label change of this cell, with who, "
+                                                  "when and the model (Ctrl+Shift+H)")
+        self.history_button.setEnabled(False)
+        state_row = QHBoxLayout()
+        state_row.setContentsMargins(0, 0, 0, 0)
+        state_row.addWidget(self.state, 1)
+        state_row.addWidget(self.history_button)
+        layout.addLayout(state_row)
+        self.history_button.clicked.connect(self.historyRequested)
         self.confirm_button.clicked.connect(lambda: self.reviewRequested.emit(CONFIRM))
         self.clear_button.clicked.connect(lambda: self.reviewRequested.emit(""))
         self.correct_box.activated.connect(self._on_correct)

@@ -177,6 +177,23 @@ def cli_classify(exe: Path) -> list[str]:
     return []
 
 
+def cli_report(exe: Path) -> list[str]:
+    """`marrow report <bundled samples> -o DIR`: the case report's CSV and HTML page."""
+    samples = exe.parent / "_internal" / "resources" / "samples"
+    with tempfile.TemporaryDirectory(prefix="marrow-smoke-report-") as tmp:
+        out_dir = Path(tmp) / "report"
+        rc, out, secs = run_exe([str(exe), "report", str(samples), "-o", str(out_dir),
+                                 "--no-progress"])
+        print(f"\n$ {exe.name} report <samples> -o report/   (exit {rc}, {secs:.1f} s)\n"
+              f"{out[-1500:]}")
+        page = out_dir / "report.html"
+        html = page.read_text(encoding="utf-8") if page.is_file() else ""
+        written = (out_dir / "cells.csv").is_file() and 'id="blast-percent"' in html
+    if rc != 0 or not written:
+        return [f"{exe.name} report: exit {rc}, report files {'written' if written else 'missing'}"]
+    return []
+
+
 def smoke_test(exes: list[Path], flavour: str) -> list[str]:
     """--version (must name this version and flavour) and --selftest of each executable."""
     failures = []
@@ -199,6 +216,7 @@ def smoke_test(exes: list[Path], flavour: str) -> list[str]:
             failures.append(f"{exe.name} selftest does not report the {flavour} bundle")
         if is_cli:
             failures += cli_classify(exe)
+            failures += cli_report(exe)
         if not is_cli:
             ok, out = gui_starts(exe)
             print(f"\n$ QT_QPA_PLATFORM=offscreen {exe.name} <samples>   "

@@ -278,10 +278,11 @@ def preflight(flavour: str, python: str) -> None:
               "separate build venv without torch is safer (packaging/README.md)")
 
 
-def build(flavour: str, onefile: bool, python: str, clean: bool) -> tuple[Path, float]:
+def build(flavour: str, onefile: bool, python: str, clean: bool,
+          out: Path = cfg.REPO) -> tuple[Path, float]:
     name = f"{flavour}-onefile" if onefile else flavour
-    dist = cfg.REPO / "dist" / name
-    work = cfg.REPO / "build" / name
+    dist = out / "dist" / name
+    work = out / "build" / name
     spec = cfg.PACKAGING / f"marrow-{flavour}.spec"
     cmd = [python, "-m", "PyInstaller", "--noconfirm", "--distpath", str(dist),
            "--workpath", str(work), "--log-level", "WARN", str(spec)]
@@ -320,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true",
                         help="measure and smoke-test an existing bundle only")
     parser.add_argument("--no-smoke", action="store_true", help="skip running the executables")
+    parser.add_argument("--out", type=Path, default=cfg.REPO, metavar="DIR",
+                        help="put dist/ and build/ under DIR (default: the repository)")
     args = parser.parse_args(argv)
 
     if args.models:
@@ -328,12 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 0.0
     if args.no_build:
         name = f"{args.flavour}-onefile" if args.onefile else args.flavour
-        bundle = cfg.REPO / "dist" / name / (cfg.APP_NAME + (EXE_SUFFIX if args.onefile else ""))
+        bundle = args.out / "dist" / name / (cfg.APP_NAME + (EXE_SUFFIX if args.onefile else ""))
         if not bundle.exists():
             raise SystemExit(f"{bundle} does not exist: build it first")
     else:
         preflight(args.flavour, args.python)
-        bundle, seconds = build(args.flavour, args.onefile, args.python, args.clean)
+        bundle, seconds = build(args.flavour, args.onefile, args.python, args.clean,
+                                args.out.resolve())
     total = report_size(bundle)
     if seconds:
         print(f"build    {seconds / 60:.1f} min")

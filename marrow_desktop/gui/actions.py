@@ -81,6 +81,8 @@ class Actions:
             self.settings.setShortcut(QKeySequence("Ctrl+,"))
         self.about = make("&About Marrow Desktop", None, "info", "Version, model card, credits")
         self.about.setIconText("About")
+        self.export_report.setIconText("Report")
+        self.sign_off.setIconText("Sign Off")
         self.cancel.setIconText("Cancel")
         self.correct_to: list[QAction] = []
         self.recent_menu = QMenu("Open &Recent", window)
@@ -151,7 +153,7 @@ class Actions:
             button.setObjectName("primaryAction")
         toolbar.addActions([self.check_quality, self.cancel])
         toolbar.addSeparator()
-        toolbar.addActions([self.export_csv, self.export_report])
+        toolbar.addAction(self.export_report)
         toolbar.addSeparator()
         toolbar.addAction(self.sign_off)
         toolbar.addSeparator()

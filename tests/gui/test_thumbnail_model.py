@@ -121,3 +121,21 @@ def test_thumbnail_is_not_transposed(tmp_path):
     image = make_thumbnail(str(tmp_path / "wide.png"), 60)
     assert (image.width(), image.height()) == (60, 20)
     assert image.pixelColor(5, 10).red() > 200 and image.pixelColor(55, 10).red() < 50
+
+
+def test_queue_counts_follow_results_reviews_and_thresholds(model):
+    def brute() -> tuple[int, int]:
+        needs = [i for i in model.items() if model.needs_review(i)]
+        return len(needs), sum(1 for i in needs if not i.review)
+
+    # b: 0.4 confidence and blurry; a: 0.9; c: 0.7 (at the threshold 0.5: fine); d: 0.95
+    assert model.queue_counts() == brute() == (1, 1)
+    model.set_reviews({"b.jpg": "EOS"})
+    assert model.queue_counts() == brute() == (1, 0)
+    model.set_thresholds(ReviewThresholds(0.8, 0.2), 8.0)  # c (0.7) now needs review too
+    assert model.queue_counts() == brute() == (2, 1)
+    model.update_results([_result("c.jpg", "BLA", 0.99, 30)])
+    assert model.queue_counts() == brute() == (1, 0)
+    assert model.next_in_queue() == ""
+    model.update_results([_result("e.jpg", "MON", 0.3, 30)])
+    assert model.queue_counts() == brute() == (2, 1) and model.next_in_queue() == "e.jpg"

@@ -145,6 +145,7 @@ class ThumbnailModel(QAbstractListModel):
         self.loader.ready.connect(self._on_thumbnail)
         self._items: list[ImageItem] = []
         self._n_classified = 0
+        self._needs: set[int] = set()  # orders of the items that need review (kept up to date)
         self._n_reviewed = 0
         self._by_path: dict[str, ImageItem] = {}
         self._rows: list[int] = []
@@ -215,6 +216,7 @@ class ThumbnailModel(QAbstractListModel):
         self._items = [ImageItem(p, os.path.basename(p), i) for i, p in enumerate(paths)]
         self._by_path = {item.path: item for item in self._items}
         self._n_classified = self._n_reviewed = 0
+        self._needs = set()
         self._rows, self._row_of = self._compute_rows()
         self.endResetModel()
         self.countsChanged.emit()
@@ -256,6 +258,7 @@ class ThumbnailModel(QAbstractListModel):
             else:
                 item.set_result(result)
                 self._n_classified += int(item.classified) - int(was_classified)
+            self._track_need(item)
             changed.append(item)
         if changed:
             self._contents_changed(changed)
@@ -278,11 +281,13 @@ class ThumbnailModel(QAbstractListModel):
             item.set_result(None)
             item.review = ""
         self._n_classified = self._n_reviewed = 0
+        self._needs = set()
         self._contents_changed(None)
 
     def set_thresholds(self, review: ReviewThresholds, blur_threshold: float) -> None:
         self.review_thresholds = review
         self.blur_threshold = blur_threshold
+        self._needs = {item.order for item in self._items if self.needs_review(item)}
         self._contents_changed(None)
 
     # the review queue ------------------------------------------------------------------------
@@ -298,10 +303,15 @@ class ThumbnailModel(QAbstractListModel):
                               quality_problems(item.quality, self.blur_threshold),
                               self.review_thresholds)
 
+    def _track_need(self, item: ImageItem) -> None:
+        if self.needs_review(item):
+            self._needs.add(item.order)
+        else:
+            self._needs.discard(item.order)
+
     def queue_counts(self) -> tuple[int, int]:
         """(cells needing review, of which not reviewed yet)."""
-        needs = [item for item in self._items if self.needs_review(item)]
-        return len(needs), sum(1 for item in needs if not item.review)
+        return len(self._needs), sum(1 for order in self._needs if not self._items[order].review)
 
     def next_in_queue(self, after: str = "") -> str:
         """The next shown cell (view order, wrapping) that needs review and has none yet."""

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -25,6 +26,9 @@ from marrow_desktop.core.quality import QualityThresholds, blurriest_fraction
 from marrow_desktop.core.report import ReportWriter, unsafe_cell
 from marrow_desktop.core.store import ResultStore, StoreError
 
+if TYPE_CHECKING:
+    from marrow_desktop.inference.classifier import Classifier
+
 
 def thresholds_from(args: argparse.Namespace) -> QualityThresholds:
     if args.blur_threshold is None:
@@ -33,13 +37,26 @@ def thresholds_from(args: argparse.Namespace) -> QualityThresholds:
 
 
 def open_store(args: argparse.Namespace) -> ResultStore | None:
-    if args.no_store:
+    """The results store of --store (default: the shared one); None with --no-store."""
+    if getattr(args, "no_store", False):
         return None
     path = args.store or default_store_path()
     try:
         return ResultStore(path)
     except OSError as exc:
         raise StoreError(f"{path}: cannot open the results store ({exc})") from exc
+
+
+def load_model(args: argparse.Namespace) -> Classifier:
+    """The model of --model (default: the bundled one) on --backend with --threads."""
+    from marrow_desktop.core.errors import ModelFileError
+    from marrow_desktop.core.paths import default_model_path
+    from marrow_desktop.inference.loader import load_classifier
+
+    if args.model is None and not default_model_path().is_file():
+        raise ModelFileError(f"{default_model_path()}: no bundled model here; pass --model FILE "
+                             "or set MARROW_MODELS_DIR")
+    return load_classifier(args.model, backend=args.backend, threads=args.threads)
 
 
 def open_report(args: argparse.Namespace, classes: tuple[str, ...]) -> ReportWriter:

@@ -30,15 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from marrow_desktop.commands._batch_common import run_streaming
-    from marrow_desktop.core.errors import ModelFileError
-    from marrow_desktop.core.paths import default_model_path
-    from marrow_desktop.inference.loader import load_classifier
+    from marrow_desktop.commands._batch_common import load_model, run_streaming
 
-    if args.model is None and not default_model_path().is_file():
-        raise ModelFileError(f"{default_model_path()}: no bundled model here; pass --model FILE "
-                             "or set MARROW_MODELS_DIR")
-    classifier = load_classifier(args.model, backend=args.backend, threads=args.threads)
+    classifier = load_model(args)
     spec = classifier.spec
     on_image = CamWriter(classifier, args.cam_dir) if args.cam_dir else None
     return run_streaming(args, classifier, classes=spec.classes, model_sha256=spec.model_sha256,

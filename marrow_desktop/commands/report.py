@@ -106,27 +106,6 @@ def case_images(folder: Path, recursive: bool, leave_out: Path | None = None) ->
     return images
 
 
-def open_case_store(args: argparse.Namespace) -> ResultStore:
-    from marrow_desktop.core.store import ResultStore, StoreError
-
-    path = args.store or default_store_path()
-    try:
-        return ResultStore(path)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot open the results store ({exc})") from exc
-
-
-def load_model(args: argparse.Namespace) -> Classifier:
-    from marrow_desktop.core.errors import ModelFileError
-    from marrow_desktop.core.paths import default_model_path
-    from marrow_desktop.inference.loader import load_classifier
-
-    if args.model is None and not default_model_path().is_file():
-        raise ModelFileError(f"{default_model_path()}: no bundled model here; pass --model FILE "
-                             "or set MARROW_MODELS_DIR")
-    return load_classifier(args.model, backend=args.backend, threads=args.threads)
-
-
 def classify_case(args: argparse.Namespace, images: list[Path], classifier: Classifier,
                   store: ResultStore, blur_threshold: float) -> list[ImageResult]:
     """Results of every image, in order: from the store where it has them, else computed now
@@ -156,6 +135,7 @@ def classify_case(args: argparse.Namespace, images: list[Path], classifier: Clas
 
 
 def run(args: argparse.Namespace) -> int:
+    from marrow_desktop.commands._batch_common import load_model, open_store
     from marrow_desktop.core.case_report import build_case_report, write_case_report
     from marrow_desktop.core.errors import MarrowError
     from marrow_desktop.core.review import case_id_for
@@ -164,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     images = case_images(folder, args.recursive, leave_out=args.output)
     classifier = load_model(args)
     thresholds = ReviewThresholds(args.min_confidence, args.min_margin)
-    with open_case_store(args) as store:
+    with open_store(args) as store:
         results = classify_case(args, images, classifier, store, args.blur_threshold)
         case_id = case_id_for([str(folder)])
         reviews = store.reviews(case_id)

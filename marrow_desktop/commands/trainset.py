@@ -43,20 +43,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from marrow_desktop.commands.report import (
-        case_folder,
-        case_images,
-        classify_case,
-        load_model,
-        open_case_store,
-    )
+    from marrow_desktop.commands._batch_common import load_model, open_store
+    from marrow_desktop.commands.report import case_folder, case_images, classify_case
     from marrow_desktop.core.review import case_id_for
     from marrow_desktop.core.training_export import export_training_set
 
     folder = case_folder(args.folder)
     images = case_images(folder, args.recursive, leave_out=args.output)
     case_id = case_id_for([str(folder)])
-    with open_case_store(args) as store:
+    with open_store(args) as store:
         reviews = store.reviews(case_id)
         case = store.case(case_id)
         if args.include_unreviewed:

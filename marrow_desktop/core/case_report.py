@@ -18,12 +18,13 @@ import csv
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from marrow_desktop.core import selective
 from marrow_desktop.core.audit import GENESIS, AuditCheck, utc_now
 from marrow_desktop.core.differential import Differential, Share, differential
 from marrow_desktop.core.report import atomic_write, cell_reasons, report_columns, result_row
@@ -103,7 +104,6 @@ class CaseReport:
     case: CaseInfo | None = None
     audit: AuditCheck | None = None
     selective: str = ""  # validation accuracy of the cells above the thresholds, if known
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target(self) -> int:
@@ -151,10 +151,6 @@ class CaseReport:
 
 def selective_sentence(table: Any, thresholds: ReviewThresholds) -> str:
     """The validation accuracy of cells above the review thresholds, or '' when unknown."""
-    try:
-        from marrow_desktop.core import selective
-    except ImportError:
-        return ""
     sel = selective.query(table, thresholds.min_confidence, thresholds.min_margin)
     return selective.describe(sel) if sel is not None else ""
 
@@ -215,10 +211,9 @@ def build_case_report(
     rows = []
     for result in results:
         q = result.quality
-        if q is not None and (q.laplacian_var < blur_threshold) != q.blurry:
+        if q is not None and q.at_blur_threshold(blur_threshold) is not q:
             # the CSV's blurry column agrees with the reasons and the quality summary
-            result = dataclasses.replace(result, quality=dataclasses.replace(
-                q, blurry=q.laplacian_var < blur_threshold))
+            result = dataclasses.replace(result, quality=q.at_blur_threshold(blur_threshold))
         review = reviews.get(result.content_sha256) if result.content_sha256 else None
         reasons = cell_reasons(result, thresholds, blur_threshold)
         rows.append(CellRow(result, review, tuple(reasons)))

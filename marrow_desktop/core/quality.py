@@ -8,7 +8,7 @@ MGG crops score 12-37 at 256 px, the same crops blurred with a Gaussian of sigma
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
@@ -63,6 +63,11 @@ class QualityMetrics:
         if self.color_type != "rgb":
             out.append("grayscale")
         return out
+
+    def at_blur_threshold(self, blur_threshold: float) -> QualityMetrics:
+        """These metrics with the blur verdict decided at a user's threshold."""
+        blurry = self.laplacian_var < blur_threshold
+        return self if blurry == self.blurry else replace(self, blurry=blurry)
 
     def problems_at(self, blur_threshold: float) -> list[str]:
         """problems() with the blur verdict re-decided at a user's threshold."""

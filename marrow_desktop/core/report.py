@@ -14,7 +14,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.results import ImageResult
@@ -53,16 +53,18 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
-def atomic_write(path: str | Path, write: Callable[[TextIO], object], *, newline: str | None = None,
-                 encoding: str = "utf-8") -> Path:
-    """Write a text file through a temporary file in its folder, then replace `path` in one step
-    (readers see the old file or the new one, never half of it). Creates the folder."""
+def atomic_write(path: str | Path, write: Callable[[Any], object], *, newline: str | None = None,
+                 encoding: str = "utf-8", binary: bool = False) -> Path:
+    """Write a file through a temporary file in its folder, then replace `path` in one step
+    (readers see the old file or the new one, never half of it). Creates the folder. `write`
+    gets a text handle, or a binary one with binary=True."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
+    text = {} if binary else {"newline": newline, "encoding": encoding}
     try:
         # "x" (not mkstemp): the file gets the usual permissions of the user's umask
-        with open(tmp, "x", newline=newline, encoding=encoding) as handle:
+        with open(tmp, "xb" if binary else "x", **text) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

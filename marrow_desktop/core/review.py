@@ -65,6 +65,11 @@ class ReviewThresholds:
     min_margin: float = 0.2
 
 
+def uncertain(confidence: float, margin: float, thresholds: ReviewThresholds) -> bool:
+    """A prediction below either review threshold."""
+    return confidence < thresholds.min_confidence or margin < thresholds.min_margin
+
+
 def review_reasons(probabilities: Sequence[float] | None, problems: Sequence[str],
                    thresholds: ReviewThresholds) -> list[str]:
     """Why a classified cell needs a person's look: low confidence, small margin, quality flags.

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.hashing import sha256_bytes, sha256_file
-from marrow_desktop.core.report import atomic_write, safe_cell, temporary_name, unsafe_cell
+from marrow_desktop.core.report import atomic_write, safe_cell, unsafe_cell
 from marrow_desktop.core.review import EXCLUDED, Review
 
 MANIFEST = "manifest.csv"
@@ -116,15 +116,7 @@ def _place(source: Path, dest: Path, data: bytes, link: bool) -> bool:
                 with contextlib.suppress(OSError):
                     if dest.is_symlink():
                         dest.unlink()
-    tmp = temporary_name(dest)
-    try:
-        with open(tmp, "xb") as handle:
-            handle.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(dest, lambda handle: handle.write(data), binary=True)
     with contextlib.suppress(OSError):
         shutil.copystat(source, dest)
     return False

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from marrow_desktop.core import selective
+from marrow_desktop.core.case_report import selective_sentence
 from marrow_desktop.core.differential import Differential, differential
 from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
 from marrow_desktop.gui.widgets.audit_dialog import AuditDialog
@@ -93,6 +93,7 @@ class ReviewController(QObject):
             w.show_message(f"{signed_text(w.session.case)}: reopen the case to change labels.")
             return 0
         entries, reviews = [], {}
+        analysis = w.current_analysis()  # knows the current image's hash before the batch does
         for path in paths:
             item = w.model.item_for(path)
             if item is None or item.error:
@@ -100,7 +101,6 @@ class ReviewController(QObject):
             label = item.predicted if value == CONFIRM else value
             if value == CONFIRM and not label:
                 continue
-            analysis = w.current_analysis()
             sha = item.sha256 or (analysis.sha256 if analysis is not None
                                   and analysis.path == path else "")
             entries.append((path, sha, label))
@@ -214,18 +214,15 @@ class ReviewController(QObject):
         self._stale = not w.differential.isVisible() and w.isVisible()
         if not self._stale:  # a hidden panel is brought up to date when it is shown
             w.differential.set_differential(self.current_differential())
-            w.differential.set_queue(needs, unreviewed, rule, self.selective_text(thresholds))
+            spec = w.session.spec
+            table = spec.info.get("validation_selective") if spec is not None else None
+            w.differential.set_queue(needs, unreviewed, rule,
+                                     selective_sentence(table, thresholds))
         self.update_ui()
 
     def panel_shown(self, visible: bool) -> None:
         if visible and self._stale:
             self.refresh_counts()
-
-    def selective_text(self, thresholds: ReviewThresholds) -> str:
-        spec = self.w.session.spec
-        table = spec.info.get("validation_selective") if spec is not None else None
-        sel = selective.query(table, thresholds.min_confidence, thresholds.min_margin)
-        return selective.describe(sel) if sel is not None else ""
 
     def _target_changed(self, target: int) -> None:
         self.w.settings.set_value("review/target", target)

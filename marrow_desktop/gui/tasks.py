@@ -6,7 +6,6 @@ on the GUI thread.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 import shutil
@@ -349,15 +348,6 @@ def audit_trail(store: ResultStore, case_id: str, sha256: str = "",
     return store.trail(case_id, sha256), store.verify_case(case_id)
 
 
-def with_blur_threshold(quality: QualityMetrics | None, threshold: float,
-                        ) -> QualityMetrics | None:
-    """The metrics with the blur verdict re-decided at the current threshold."""
-    if quality is None:
-        return None
-    blurry = quality.laplacian_var < threshold
-    return quality if blurry == quality.blurry else dataclasses.replace(quality, blurry=blurry)
-
-
 def export_csv(out_path: str, store: ResultStore | None, case_id: str,
                results: Sequence[ImageResult], spec: ModelSpec | None,
                thresholds: ReviewThresholds, blur_threshold: float) -> int:
@@ -371,20 +361,20 @@ def export_csv(out_path: str, store: ResultStore | None, case_id: str,
 
 def _case_report(store: ResultStore | None, case_id: str, results: Sequence[ImageResult],
                  spec: ModelSpec | None, thresholds: ReviewThresholds, blur_threshold: float,
-                 target: int = 200):
+                 target: int = 200, check_trail: bool = False):
+    """core.case_report.build_case_report with the case's reviews (and trail check) from the
+    store; quality verdicts are re-decided at the user's blur threshold there."""
     from marrow_desktop.core.case_report import build_case_report
 
-    known = store is not None and bool(case_id)
-    reviews = store.reviews(case_id) if known else {}  # type: ignore[union-attr]
-    fixed = [dataclasses.replace(r, quality=with_blur_threshold(r.quality, blur_threshold))
-             for r in results]
+    reviews, case, audit = {}, None, None
+    if store is not None and case_id:
+        reviews, case = store.reviews(case_id), store.case(case_id)
+        audit = store.verify_case(case_id) if check_trail else None
     classes = spec.classes if spec is not None else next(
         (r.classes for r in results if r.classified), ())
-    return build_case_report(fixed, reviews, classes=classes, model=spec, thresholds=thresholds,
-                             blur_threshold=blur_threshold, target=target,
-                             case=store.case(case_id) if known else None,  # type: ignore[union-attr]
-                             audit=store.verify_case(case_id) if known else None,  # type: ignore[union-attr]
-                             case_id=case_id)
+    return build_case_report(results, reviews, classes=classes, model=spec,
+                             thresholds=thresholds, blur_threshold=blur_threshold, target=target,
+                             case=case, audit=audit, case_id=case_id)
 
 
 def export_case_report(out_dir: str, store: ResultStore | None, case_id: str,
@@ -394,7 +384,8 @@ def export_case_report(out_dir: str, store: ResultStore | None, case_id: str,
     """Write the case's cells.csv and report.html (reviews and trail check from the store)."""
     from marrow_desktop.core.case_report import write_case_report
 
-    report = _case_report(store, case_id, results, spec, thresholds, blur_threshold, target)
+    report = _case_report(store, case_id, results, spec, thresholds, blur_threshold, target,
+                          check_trail=True)
     csv_path, html_path = write_case_report(report, out_dir)
     return str(csv_path), str(html_path)
 

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
 
 from marrow_desktop.core.quality import QualityMetrics
 from marrow_desktop.core.results import ImageResult
-from marrow_desktop.core.review import EXCLUDED, ReviewThresholds, review_reasons
+from marrow_desktop.core.review import EXCLUDED, ReviewThresholds, review_reasons, uncertain
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.gui.thumbnails import ThumbnailLoader
 
@@ -45,10 +45,7 @@ SORT_KEYS = {"name": "File name", "queue": "Review queue", "class": "Class",
 
 def poor_quality(quality: QualityMetrics | None, blur_threshold: float) -> bool:
     """Any quality check failed, with the blur verdict at the current threshold."""
-    if quality is None:
-        return False
-    return (quality.laplacian_var < blur_threshold or quality.too_dark or quality.too_bright
-            or not quality.stain_present or quality.color_type != "rgb")
+    return quality is not None and bool(quality.problems_at(blur_threshold))
 
 
 def quality_problems(quality: QualityMetrics | None, blur_threshold: float) -> list[str]:
@@ -86,8 +83,7 @@ class ImageItem:
 
     def uncertain(self, thresholds: ReviewThresholds) -> bool:
         """Classified with a confidence or a top-2 margin below the review thresholds."""
-        return self.classified and (self.confidence < thresholds.min_confidence
-                                    or self.margin < thresholds.min_margin)
+        return self.classified and uncertain(self.confidence, self.margin, thresholds)
 
     @property
     def classified(self) -> bool:

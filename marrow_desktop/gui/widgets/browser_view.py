@@ -203,8 +203,8 @@ class BrowserView(QWidget):
                                      "left" if unreviewed else
                                      f"All {needs:,} cells needing review are reviewed")
         else:
-            self.queue_label.setText("No cell needs review" if self.model.classified_count()
-                                     else "")
+            classified = self.model.classified_count()
+            self.queue_label.setText("No classified cell needs review" if classified else "")
         self.queue_label.setToolTip(f"Queued for review: {rule}")
         self.queue_button.setEnabled(unreviewed > 0)
 

@@ -88,8 +88,7 @@ class Session(QObject):
         self.store_error = ""
         self.paths: list[str] = []
         self.label = ""
-        self.case_id = ""  # the open case (folder) that reviews belong to
-        self.case: CaseInfo | None = None
+        self.case: CaseInfo | None = None  # the open case (folder) that reviews belong to
         self._batch: Ticket | None = None
         self._listing: Ticket | None = None
         self._batch_state: dict[str, float] = {}
@@ -161,7 +160,6 @@ class Session(QObject):
                 state["first"] = False
                 self.paths = list(paths)
                 self.label = label
-                self.case_id = case_id
                 self.case = CaseInfo(case_id)
                 self.tasks.invalidate("analysis")
                 self.listed.emit(label, list(paths))
@@ -201,6 +199,10 @@ class Session(QObject):
         if state.case is not None and state.case.case_id == self.case_id:
             self.case = state.case
             self.caseChanged.emit(state.case)
+
+    @property
+    def case_id(self) -> str:
+        return self.case.case_id if self.case is not None else ""
 
     @property
     def signed(self) -> bool:

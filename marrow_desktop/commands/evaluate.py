@@ -15,13 +15,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "classes are matched to the model's classes by code.",
     )
     p.add_argument("model", help="model metadata .json (or .onnx / .safetensors beside it)")
-    p.add_argument("dataset", nargs="?", default=None,
-                   help="class-folder data set or .npz pack (default with --split: the run's)")
+    p.add_argument("dataset", nargs="*", default=None, metavar="DATASET",
+                   help="class-folder data set(s) or .npz pack(s) (default with --split: the "
+                   "run's own)")
+    p.add_argument("--map", action="append", default=[], metavar="NAME:SRC=DST",
+                   help="class map entry for data set NAME, as in `marrow train` (repeat)")
     p.add_argument("-o", "--out", required=True, help="report folder (created)")
     p.add_argument("--split", default=None, help="a training run's split.csv")
-    p.add_argument("--subset", choices=("train", "val", "all"), default=None,
-                   help="which images: with --split or ROOT/train+val folders default val; on a "
-                   "plain class-folder set train/val is the last-block split of `marrow train`")
+    p.add_argument("--subset", choices=("train", "val", "tune", "report", "all"), default=None,
+                   help="which images: with --split or ROOT/train+val folders default val; on "
+                   "class-folder sets train/val is the last-block split of `marrow train`; "
+                   "tune/report are the first/second half of each validation block")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="validation fraction for --subset on a plain class-folder set")
     p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
@@ -39,21 +43,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from marrow_desktop.training.evaluate import evaluate
+    from marrow_desktop.training.sources import parse_map_args
 
-    ev = evaluate(args.model, args.dataset, args.out, split=args.split, subset=args.subset,
-                  backend=args.backend, tta=args.tta, fit=args.fit_temperature,
-                  threads=args.threads, batch_size=args.batch_size,
-                  val_fraction=args.val_fraction, show_progress=not args.no_progress)
+    ev = evaluate(args.model, args.dataset or None, args.out, split=args.split,
+                  subset=args.subset, backend=args.backend, tta=args.tta,
+                  fit=args.fit_temperature, threads=args.threads, batch_size=args.batch_size,
+                  val_fraction=args.val_fraction, show_progress=not args.no_progress,
+                  maps=parse_map_args(args.map))
     r = ev.report
     print(f"{ev.spec.name} on {ev.description}: {len(ev.y_true)} images"
           + (f", {len(ev.skipped)} unreadable skipped" if ev.skipped else "")
           + f" [{ev.backend}{', TTA x8' if ev.tta else ''}]")
     print(f"accuracy {r.accuracy:.4f}  balanced accuracy {r.balanced_accuracy:.4f}  "
           f"macro-F1 {r.macro_f1:.4f}  ECE {ev.ece:.4f}  NLL {ev.nll:.4f}")
+    for name, d in ev.per_dataset().items():
+        print(f"  {name}: {d['images']} images, accuracy {d['accuracy']:.4f}, macro-F1 "
+              f"{d['macro_f1']:.4f}, ECE {d['ece']:.4f}")
     if ev.calibration:
         c = ev.calibration
         print(f"temperature {c['temperature_before']:.3f} -> {c['temperature']:.3f}: "
               f"ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}, "
-              f"NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f}; stored in {ev.spec.path}")
+              f"NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f} (cross-fitted ECE "
+              f"{c['ece_cross_fitted']:.4f}); stored in {ev.spec.path}")
     print(f"report: {args.out}/report.md")
     return 0

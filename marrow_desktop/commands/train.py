@@ -1,52 +1,54 @@
-"""`marrow train DATASET -o RUN_DIR`."""
+"""`marrow train DATASET... -o RUN_DIR [--map NAME:SRC=DST ...]`."""
 
 from __future__ import annotations
 
 import argparse
 
+EPILOG = """\
+Several data sets: give each path; validation is the last block of each class of each data set,
+and metrics are reported per data set. A class map turns a data set's folder names into class
+codes: --map NAME:SRC=DST, where NAME is the data set's folder name and SRC a folder or
+FOLDER/FILE_PATTERN, or --map NAME:FILE.json with a JSON object {"SRC": "DST"}. A data set with a
+map contributes only what its map names; without one, its folder names are the codes (with
+several data sets, folders that are not taxonomy codes are left out and listed). Example:
+
+  marrow train ../shared/data/matek7 ../shared/data/pbc8 ../shared/data/pbc_more \\
+      ../shared/data/matek_art -o runs/v2 --input-size 128 \\
+      --map pbc8:eosinophil=EOS --map pbc8:lymphocyte=LYT --map pbc8:monocyte=MON \\
+      --map 'pbc8:neutrophil/SNE_*=NGS' --map 'pbc8:ig/PMY_*=PMO'
+"""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from marrow_desktop.training.config import add_config_arguments
+
     p = sub.add_parser(
-        "train", help="train a classifier on a class-folder data set or a data pack",
+        "train", help="train a classifier on one or more class-folder data sets or data packs",
         description="Train a timm model (default rexnet_150) from scratch or from --init weights. "
-        "DATASET is ROOT/<class>/<images>, ROOT/train/<class> + ROOT/val/<class>, or a .npz pack.",
+        "Each DATASET is ROOT/<class>/<images>, ROOT/train/<class> + ROOT/val/<class> (one data "
+        "set only), or a .npz pack.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dataset", help="class-folder data set or .npz pack")
+    p.add_argument("datasets", nargs="+", metavar="DATASET",
+                   help="class-folder data set(s) or .npz pack(s)")
     p.add_argument("-o", "--out", required=True, help="run directory (created)")
-    p.add_argument("--arch", default="rexnet_150", help="timm architecture (default rexnet_150)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default 60)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--input-size", type=int, default=224, help="model input size in pixels")
-    p.add_argument("--start-size", type=int, default=0,
-                   help="progressive resizing: start at this size, reach --input-size at 75%%")
-    p.add_argument("--val-fraction", type=float, default=0.1,
-                   help="last fraction of each class (by file number) held out for validation")
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--ema-decay", type=float, default=0.999, help="0 disables weight averaging")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
-                   help="mixed precision (auto: bf16 on CUDA, off on CPU)")
-    p.add_argument("--init", default="", help="weights file to start from (.safetensors/.pt)")
-    p.add_argument("--name", default="", help="model name written into the metadata")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--map", action="append", default=[], metavar="NAME:SRC=DST",
+                   help="class map entry for data set NAME (repeat), or NAME:FILE.json")
+    add_config_arguments(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (its config.json; --epochs may extend it)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from marrow_desktop.training.train import TrainConfig, train
+    from marrow_desktop.training.config import config_from_args
+    from marrow_desktop.training.sources import parse_map_args
+    from marrow_desktop.training.train import train
 
-    config = TrainConfig(
-        dataset=args.dataset, out=args.out, architecture=args.arch,
-        epochs=args.epochs or 60, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, input_size=args.input_size, start_size=args.start_size,
-        val_fraction=args.val_fraction, label_smoothing=args.label_smoothing,
-        ema_decay=args.ema_decay, seed=args.seed, device=args.device, amp=args.amp,
-        init=args.init, name=args.name,
-    )
-    out = train(config, resume=args.resume, epochs=args.epochs)
-    print(f"run written to {out} (best.json / best.safetensors, metrics.csv, "
+    maps = {name: {r.source: r.code for r in rules}
+            for name, rules in parse_map_args(args.map).items()}
+    config = config_from_args(args, list(args.datasets), maps)
+    out = train(config, resume=args.resume, epochs=getattr(args, "epochs", None))
+    print(f"run written to {out} (best.json / best.safetensors, last.json, metrics.csv, "
           "learning_curves.png)")
     return 0

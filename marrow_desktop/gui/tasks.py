@@ -6,10 +6,7 @@ on the GUI thread.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -25,7 +22,7 @@ from marrow_desktop.core.batch import run_batch
 from marrow_desktop.core.discovery import find_images
 from marrow_desktop.core.hashing import sha256_bytes, sha256_file
 from marrow_desktop.core.imageio import decode_image, read_bytes
-from marrow_desktop.core.model_spec import ModelSpec, load_model_spec
+from marrow_desktop.core.model_spec import ModelSpec
 from marrow_desktop.core.paths import default_model_path, models_dir, samples_dir
 from marrow_desktop.core.quality import QualityMetrics, QualityThresholds, assess, unsharp_mask
 from marrow_desktop.core.results import ImageResult
@@ -65,30 +62,6 @@ class SerializedClassifier:
     def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
         with self._lock:
             return self.inner.explain(image, class_index)
-
-
-def nvidia_driver_present() -> bool:
-    """A CUDA-capable driver is installed (checked without importing torch)."""
-    if sys.platform.startswith("linux"):
-        return Path("/proc/driver/nvidia/version").exists()
-    if sys.platform == "win32":
-        system = Path(os.environ.get("SYSTEMROOT", r"C:\Windows")) / "System32"
-        return (system / "nvcuda.dll").exists()
-    return shutil.which("nvidia-smi") is not None
-
-
-def choose_backend(choice: str, spec: ModelSpec) -> str:
-    """'auto' -> 'torch' only with the [torch] extra, torch weights and an NVIDIA driver.
-
-    Unlike the CLI's resolver this never imports torch to decide, so the GUI starts fast and a
-    CPU-only PC never loads it.
-    """
-    if choice in ("onnx", "torch"):
-        return choice
-    has_torch = all(importlib.util.find_spec(m) is not None for m in ("torch", "timm"))
-    if has_torch and "torch" in spec.files and nvidia_driver_present():
-        return "torch"
-    return "onnx"
 
 
 def model_path_for(custom: str) -> Path:
@@ -148,13 +121,11 @@ def _short(value: object, limit: int = 300) -> str:
 
 def load_model(custom_path: str, backend_choice: str, threads: int | None = None,
                ) -> SerializedClassifier:
-    """Read the metadata, pick the backend and load the model (raises ModelFileError)."""
-    path = model_path_for(custom_path)
-    spec = load_model_spec(path)
-    backend = choose_backend(backend_choice, spec)
+    """Load the model with the one backend resolver of the CLI (raises ModelFileError)."""
     from marrow_desktop.inference.loader import load_classifier
 
-    return SerializedClassifier(load_classifier(path, backend, threads=threads))
+    return SerializedClassifier(load_classifier(model_path_for(custom_path), backend_choice,
+                                                threads=threads))
 
 
 # folders ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ class Sample:
     source: str
     label: int
     data: bytes | None = None
+    origin: str = ""  # the data set it came from (several in one run)
 
 
 @dataclass
@@ -45,8 +46,21 @@ class Dataset:
         """Short fingerprint of the sample list and labels (not the pixels)."""
         h = hashlib.sha256()
         for s in self.samples:
-            h.update(f"{Path(s.source).name}\t{self.classes[s.label]}\n".encode())
+            origin = f"{s.origin}\t" if s.origin else ""
+            h.update(f"{origin}{Path(s.source).name}\t{self.classes[s.label]}\n".encode())
         return h.hexdigest()[:16]
+
+    def origins(self) -> list[str]:
+        """Names of the data sets the samples came from, in order of appearance."""
+        return list(dict.fromkeys(s.origin for s in self.samples))
+
+    def counts_by_origin(self) -> dict[str, dict[str, int]]:
+        """Data set -> class -> number of samples."""
+        out: dict[str, dict[str, int]] = {}
+        for s in self.samples:
+            per = out.setdefault(s.origin, {})
+            per[self.classes[s.label]] = per.get(self.classes[s.label], 0) + 1
+        return out
 
 
 def scan_class_folders(root: str | Path, classes: Iterable[str] | None = None) -> Dataset:
@@ -88,8 +102,24 @@ def load_dataset(path: str | Path, classes: Iterable[str] | None = None) -> Data
     return scan_class_folders(path, classes)
 
 
+def _blocks(dataset: Dataset, indices: Iterable[int]) -> list[list[int]]:
+    """Indices grouped by (data set, class), each group in natural file-name order."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for index in indices:
+        sample = dataset.samples[index]
+        groups.setdefault((sample.origin, sample.label), []).append(index)
+    order = {name: i for i, name in enumerate(dataset.origins())}
+    out = []
+    for (_origin, _label), members in sorted(groups.items(),
+                                             key=lambda kv: (order[kv[0][0]], kv[0][1])):
+        members.sort(key=lambda i: natural_key(Path(dataset.samples[i].source).name))
+        out.append(members)
+    return out
+
+
 def split_by_blocks(dataset: Dataset, val_fraction: float) -> tuple[list[int], list[int]]:
-    """Indices of train and validation samples: the last `val_fraction` of each class.
+    """Indices of train and validation samples: the last `val_fraction` of each class of each
+    data set.
 
     Samples are in natural filename order within a class, so the validation block is a run of
     consecutive numbers (consecutive numbers tend to come from the same smear).
@@ -98,15 +128,23 @@ def split_by_blocks(dataset: Dataset, val_fraction: float) -> tuple[list[int], l
         raise DatasetError(f"val fraction must be between 0 and 1, got {val_fraction}")
     train: list[int] = []
     val: list[int] = []
-    by_class: dict[int, list[int]] = {}
-    for index, sample in enumerate(dataset.samples):
-        by_class.setdefault(sample.label, []).append(index)
-    for _label, indices in sorted(by_class.items()):
-        indices.sort(key=lambda i: natural_key(Path(dataset.samples[i].source).name))
+    for indices in _blocks(dataset, range(len(dataset.samples))):
         n_val = max(1, round(len(indices) * val_fraction)) if len(indices) > 1 else 0
         train.extend(indices[: len(indices) - n_val])
         val.extend(indices[len(indices) - n_val :])
     return train, val
+
+
+def split_halves(dataset: Dataset, val: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The validation blocks cut in two: the first half of each block *tunes* (checkpoint,
+    temperature, thresholds), the second half is what figures are *reported* on."""
+    tune: list[int] = []
+    report: list[int] = []
+    for indices in _blocks(dataset, val):
+        cut = (len(indices) + 1) // 2
+        tune.extend(indices[:cut])
+        report.extend(indices[cut:])
+    return tune, report
 
 
 def explicit_split(root: str | Path) -> tuple[Dataset, list[int], list[int]] | None:
@@ -123,11 +161,15 @@ def explicit_split(root: str | Path) -> tuple[Dataset, list[int], list[int]] | N
 
 
 def write_split(path: Path, dataset: Dataset, train: list[int], val: list[int]) -> None:
-    """Record which file went where, so a run can be audited and reproduced."""
+    """Record which file went where, so a run can be audited and reproduced: split (train/val),
+    half (tune/report for validation images, see split_halves), data set, class, source."""
+    tune, _ = split_halves(dataset, val)
+    tuned = set(tune)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["split", "class", "source"])
+        writer.writerow(["split", "half", "dataset", "class", "source"])
         for name, indices in (("train", train), ("val", val)):
             for i in indices:
                 s = dataset.samples[i]
-                writer.writerow([name, dataset.classes[s.label], s.source])
+                half = "" if name == "train" else ("tune" if i in tuned else "report")
+                writer.writerow([name, half, s.origin, dataset.classes[s.label], s.source])

@@ -11,7 +11,7 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,13 @@ from marrow_desktop.training.dataset import (
     DatasetError,
     Sample,
     explicit_split,
-    load_dataset,
     split_by_blocks,
+    split_halves,
 )
 from marrow_desktop.training.loading import load_sample, progress
+from marrow_desktop.training.sources import MapRule, combine, load_run_data, make_sources
 
-SUBSETS = ("train", "val", "all")
+SUBSETS = ("train", "val", "tune", "report", "all")
 N_BINS = 15
 REPORT_CONFIDENCE = (0.5, 0.6, 0.7, 0.8, 0.9)  # the selective-accuracy rows of report.md
 REPORT_MARGIN = (0.0, 0.1, 0.2)
@@ -54,12 +55,27 @@ def _name(source: str) -> str:
     return Path(source.replace("\\", "/")).name
 
 
-def read_split(path: str | Path) -> list[tuple[str, str, str]]:
-    """Rows (split, class, source) of a training run's split.csv."""
+@dataclass(frozen=True)
+class SplitRow:
+    """One line of a run's split.csv (runs before several data sets have no half/dataset)."""
+
+    split: str
+    code: str
+    source: str
+    half: str = ""
+    dataset: str = ""
+
+    def in_subset(self, subset: str) -> bool:
+        return subset == "all" or subset in (self.split, self.half)
+
+
+def read_split(path: str | Path) -> list[SplitRow]:
+    """The rows of a training run's split.csv."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            rows = [(r["split"], r["class"], r["source"]) for r in csv.DictReader(handle)]
+            rows = [SplitRow(r["split"], r["class"], r["source"], r.get("half") or "",
+                             r.get("dataset") or "") for r in csv.DictReader(handle)]
     except (OSError, KeyError, csv.Error) as exc:
         raise DatasetError(f"{path}: not a split.csv written by `marrow train` ({exc})") from exc
     return rows
@@ -69,63 +85,105 @@ def _load_with_split(dataset: str | Path) -> tuple[Dataset, list[int], list[int]
     return explicit_split(dataset) if Path(dataset).is_dir() else None
 
 
-def load_eval_dataset(dataset: str | Path | None, split: str | Path | None = None,
-                      subset: str | None = None, val_fraction: float = 0.1) -> tuple[Dataset, str]:
+def _paths(datasets: str | Path | Sequence[str | Path] | None) -> list[str]:
+    if datasets is None:
+        return []
+    if isinstance(datasets, (str, Path)):
+        return [str(datasets)]
+    return [str(d) for d in datasets]
+
+
+def _combined(paths: list[str], maps: dict[str, list[MapRule]] | None) -> Dataset:
+    """One or several data sets (with class maps) as one; one unmapped set keeps no origin."""
+    dataset = combine(make_sources(paths, maps), dedupe=False).dataset
+    if len(paths) == 1:
+        dataset.samples = [replace(s, origin="") for s in dataset.samples]
+    return dataset
+
+
+def load_eval_dataset(datasets: str | Path | Sequence[str | Path] | None,
+                      split: str | Path | None = None, subset: str | None = None,
+                      val_fraction: float = 0.1, maps: dict[str, list[MapRule]] | None = None,
+                      ) -> tuple[Dataset, str]:
     """The labelled images to evaluate and a description of them.
 
     With `split` (a run's split.csv) the images listed under `subset` (default val) are taken
-    from `dataset` (default: the run's own data set, from config.json beside split.csv), matched
-    by class and file name. Without it: a ROOT/train + ROOT/val set gives its `subset` (default
-    val); a plain class-folder set or pack gives all images, or with subset train/val the
-    contiguous-block split that `marrow train` makes.
+    from `datasets` (default: the run's own data sets, from config.json beside split.csv),
+    matched by data set, class and file name. Without it: a ROOT/train + ROOT/val set gives its
+    `subset` (default val); class-folder sets or packs (with class maps) give all images, or
+    with subset train/val/tune/report the contiguous-block split that `marrow train` makes.
     """
     if subset is not None and subset not in SUBSETS:
         raise DatasetError(f"unknown subset {subset!r}; choose one of {', '.join(SUBSETS)}")
+    paths = _paths(datasets)
     if split is not None:
-        return _from_split(dataset, Path(split), subset or "val")
-    if dataset is None:
+        return _from_split(paths, Path(split), subset or "val", maps)
+    if not paths:
         raise DatasetError("give a DATASET to evaluate on, or --split RUN_DIR/split.csv")
-    explicit = _load_with_split(dataset)
+    name = ", ".join(paths)
+    explicit = _load_with_split(paths[0]) if len(paths) == 1 and not maps else None
     if explicit is not None:
         full, train_idx, val_idx = explicit
         subset = subset or "val"
-        description = f"{dataset} ({subset} folder{'s' if subset == 'all' else ''})"
+        description = f"{name} ({subset} folder{'s' if subset == 'all' else ''})"
     else:
-        full = load_dataset(dataset)
+        full = _combined(paths, maps)
         if subset in (None, "all"):
-            return full, str(dataset)
+            return full, name
         train_idx, val_idx = split_by_blocks(full, val_fraction)
-        description = f"{dataset} ({subset}: last {val_fraction:.0%} of each class by number)"
-    chosen = {"train": train_idx, "val": val_idx, "all": train_idx + val_idx}[subset]
+        description = f"{name} ({subset}: last {val_fraction:.0%} of each class by number"
+        description += ", its first half)" if subset == "tune" else (
+            ", its second half)" if subset == "report" else ")")
+    tune, report = split_halves(full, val_idx)
+    chosen = {"train": train_idx, "val": val_idx, "tune": tune, "report": report,
+              "all": train_idx + val_idx}[subset]
     samples = [full.samples[i] for i in chosen]
     return Dataset(full.classes, samples, full.root, list(full.warnings)), description
 
 
-def _from_split(dataset: str | Path | None, split: Path, subset: str) -> tuple[Dataset, str]:
-    rows = read_split(split)
-    wanted = [(code, _name(source)) for name, code, source in rows
-              if subset == "all" or name == subset]
-    if not wanted:
+def _from_split(paths: list[str], split: Path, subset: str,
+                maps: dict[str, list[MapRule]] | None) -> tuple[Dataset, str]:
+    rows = [r for r in read_split(split) if r.in_subset(subset)]
+    if not rows:
         raise DatasetError(f"{split}: no '{subset}' images listed")
-    if dataset is None:
-        config = split.parent / "config.json"
+    if subset in ("tune", "report") and not any(r.half for r in rows):
+        raise DatasetError(f"{split}: this run's split has no tune/report halves (made before "
+                           "they existed); use --subset val")
+    if not paths:
+        from marrow_desktop.training.config import TrainConfig
+
+        config_path = split.parent / "config.json"
         try:
-            dataset = json.loads(config.read_text(encoding="utf-8"))["dataset"]
-        except (OSError, KeyError, ValueError) as exc:
-            raise DatasetError(f"{config}: cannot tell the run's data set; give DATASET") from exc
-        if not Path(dataset).exists():
-            raise DatasetError(f"{split}: the run's data set {dataset} is not here; give DATASET")
-    explicit = _load_with_split(dataset)
-    full = explicit[0] if explicit else load_dataset(dataset)
-    index = {(full.classes[s.label], _name(s.source)): s for s in full.samples}
-    samples = [index[key] for key in wanted if key in index]
-    missing = [f"{c}/{n}" for c, n in wanted if (c, n) not in index]
+            config = TrainConfig.from_json(config_path)
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"{config_path}: cannot tell the run's data set; give "
+                               "DATASET") from exc
+        missing = [d for d in config.datasets if not Path(d).exists()]
+        if missing:
+            raise DatasetError(f"{split}: the run's data set {missing[0]} is not here; give "
+                               "DATASET")
+        full = load_run_data(config)[0]
+    elif len(paths) == 1 and not maps and _load_with_split(paths[0]) is not None:
+        full = _load_with_split(paths[0])[0]  # type: ignore[index]
+    else:
+        full = _combined(paths, maps)
+    exact = {(s.origin, full.classes[s.label], _name(s.source)): s for s in full.samples}
+    by_name = {(full.classes[s.label], _name(s.source)): s for s in full.samples}
+    samples, missing = [], []
+    for row in rows:
+        sample = exact.get((row.dataset, row.code, _name(row.source))) or by_name.get(
+            (row.code, _name(row.source)))
+        if sample is None:
+            missing.append(f"{row.code}/{_name(row.source)}")
+        else:
+            samples.append(replace(sample, origin=sample.origin or row.dataset))
+    where = ", ".join(paths) or "the run's data"
     warnings = list(full.warnings)
     if missing:
         if not samples:
-            raise DatasetError(f"{dataset}: none of the {len(wanted)} '{subset}' images of "
-                               f"{split} are in it (e.g. {missing[0]})")
-        warnings.append(f"{len(missing)} '{subset}' images of {split} are not in {dataset} "
+            raise DatasetError(f"{where}: none of the {len(rows)} '{subset}' images of {split} "
+                               f"are in it (e.g. {missing[0]})")
+        warnings.append(f"{len(missing)} '{subset}' images of {split} are not in {where} "
                         f"(e.g. {', '.join(missing[:3])})")
     return Dataset(full.classes, samples, full.root, warnings), f"{subset} images of {split}"
 
@@ -228,6 +286,28 @@ class Evaluation:
     calibration: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     selective: dict[str, Any] = field(default_factory=dict)
+    origins: list[str] = field(default_factory=list)  # data set of each image ('' = one set)
+
+    def per_dataset(self) -> dict[str, dict[str, Any]]:
+        """Accuracy, macro-F1 (over the classes that data set has) and recall per class."""
+        names = [o for o in dict.fromkeys(self.origins) if o]
+        out: dict[str, dict[str, Any]] = {}
+        origins = np.asarray(self.origins)
+        for name in names:
+            mask = origins == name
+            y, pred = self.y_true[mask], self.probs[mask].argmax(axis=1)
+            r = class_report(y, pred, self.spec.num_classes)
+            out[name] = {
+                "images": int(mask.sum()), "accuracy": r.accuracy, "macro_f1": r.macro_f1,
+                "balanced_accuracy": r.balanced_accuracy,
+                "ece": expected_calibration_error(self.probs[mask], y, N_BINS),
+                "per_class": {c: {"precision": float(r.precision[i]),
+                                  "recall": float(r.recall[i]), "f1": float(r.f1[i]),
+                                  "support": int(r.support[i])}
+                              for i, c in enumerate(self.spec.classes) if r.support[i]},
+                "confusion": r.confusion.tolist(),
+            }
+        return out
 
     def metrics(self) -> dict[str, Any]:
         r = self.report
@@ -243,6 +323,7 @@ class Evaluation:
                           for i, c in enumerate(self.spec.classes)},
             "calibration": self.calibration,
             "selective": self.selective,
+            "per_dataset": self.per_dataset(),
         }
 
 
@@ -334,10 +415,13 @@ def write_outputs(ev: Evaluation, out: Path) -> None:
          [[c, full_name(c), f"{r.precision[i]:.4f}", f"{r.recall[i]:.4f}", f"{r.f1[i]:.4f}",
            int(r.support[i]), int(predicted[i])] for i, c in enumerate(classes)])
     pred = ev.probs.argmax(axis=1)
+    origins = ev.origins or [""] * len(ev.sources)
     _csv(out / "predictions.csv",
-         ["source", "true", "predicted", "confidence", "correct", *(f"p_{c}" for c in classes)],
-         [[src, classes[t], classes[p], f"{pr[p]:.4f}", int(t == p), *(f"{v:.4f}" for v in pr)]
-          for src, t, p, pr in zip(ev.sources, ev.y_true, pred, ev.probs)])
+         ["source", "dataset", "true", "predicted", "confidence", "correct",
+          *(f"p_{c}" for c in classes)],
+         [[src, o, classes[t], classes[p], f"{pr[p]:.4f}", int(t == p),
+           *(f"{v:.4f}" for v in pr)]
+          for src, o, t, p, pr in zip(ev.sources, origins, ev.y_true, pred, ev.probs)])
     plot_confusion(cm, classes, out / "confusion_matrix.png")
     plot_reliability(ev.probs, ev.y_true, ev.ece, out / "reliability.png")
     (out / "metrics.json").write_text(json.dumps(ev.metrics(), indent=2) + "\n",
@@ -365,11 +449,26 @@ def report_markdown(ev: Evaluation) -> str:
     lines += [f"| {c} | {full_name(c)} | {r.precision[i]:.3f} | {r.recall[i]:.3f} | "
               f"{r.f1[i]:.3f} | {int(r.support[i])} |"
               for i, c in enumerate(ev.spec.classes) if r.support[i]]
+    per_dataset = ev.per_dataset()
+    if per_dataset:
+        lines += ["", "| data set | images | accuracy | macro-F1 | balanced accuracy | ECE |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {name} | {d['images']} | {d['accuracy']:.4f} | {d['macro_f1']:.4f} | "
+                  f"{d['balanced_accuracy']:.4f} | {d['ece']:.4f} |"
+                  for name, d in per_dataset.items()]
+        lines += ["", "Recall per class and data set:", "",
+                  "| data set | " + " | ".join(ev.spec.classes) + " |",
+                  "|---|" + "---|" * ev.spec.num_classes]
+        lines += [f"| {name} | " + " | ".join(
+            f"{d['per_class'][c]['recall']:.3f}" if c in d["per_class"] else "-"
+            for c in ev.spec.classes) + " |" for name, d in per_dataset.items()]
     if ev.calibration:
         c = ev.calibration
         lines += ["", f"Temperature fitted on these images: {c['temperature_before']:.3f} -> "
                   f"{c['temperature']:.3f}; ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} "
-                  "(measured on the same images, so optimistic)."]
+                  "(measured on the same images, so optimistic); cross-fitted ECE "
+                  f"{c['ece_cross_fitted']:.4f} (temperature fitted on one half of these "
+                  "images, measured on the other, both ways)."]
     lines += selective_markdown(ev.selective)
     lines += ["", "![confusion matrix](confusion_matrix.png)", "",
               "![reliability](reliability.png)", "",
@@ -403,11 +502,28 @@ def selective_markdown(table: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------- the job
 
 
-def evaluate(model: str | Path, dataset: str | Path | None, out: str | Path,
+def cross_fitted_ece(logits: np.ndarray, y: np.ndarray) -> float:
+    """ECE with the temperature fitted on one half of the images (alternate ones) and measured
+    on the other, both ways, pooled: an honest calibration figure from one labelled set."""
+    from marrow_desktop.core.metrics import fit_temperature
+
+    halves = np.arange(len(y)) % 2
+    probs = np.zeros((len(y), logits.shape[-1]), np.float32)
+    for half in (0, 1):
+        fit_on, apply_to = halves != half, halves == half
+        if fit_on.sum() == 0 or apply_to.sum() == 0:
+            continue
+        t = fit_temperature(logits[0][fit_on], y[fit_on])
+        probs[apply_to] = probabilities(logits[:, apply_to], t)
+    return expected_calibration_error(probs, y, N_BINS)
+
+
+def evaluate(model: str | Path, dataset: str | Path | Sequence[str] | None, out: str | Path,
              split: str | Path | None = None, subset: str | None = None,
              backend: str = "auto", tta: bool = False, fit: bool = False,
              threads: int | None = None, batch_size: int = 32, val_fraction: float = 0.1,
-             show_progress: bool = True) -> Evaluation:
+             show_progress: bool = True, maps: dict[str, list[MapRule]] | None = None,
+             ) -> Evaluation:
     """Evaluate `model` and write the report to `out`; with `fit`, also fit and store T."""
     from marrow_desktop.core.model_spec import load_model_spec
     from marrow_desktop.inference.loader import load_classifier
@@ -416,9 +532,9 @@ def evaluate(model: str | Path, dataset: str | Path | None, out: str | Path,
     spec = load_model_spec(model)
     if fit:
         check_can_store(spec)
-    data, description = load_eval_dataset(dataset, split, subset, val_fraction)
+    data, description = load_eval_dataset(dataset, split, subset, val_fraction, maps)
     mapping = class_mapping(data, spec)
-    if backend == "auto" and "onnx" not in spec.files:
+    if backend == "auto" and not spec.has_weights("onnx"):
         backend = "torch"  # a training checkpoint: PyTorch weights only
     classifier = load_classifier(model, backend=backend, threads=threads)
     logits, kept, skipped = collect_logits(classifier, data.samples, tta, batch_size,
@@ -437,6 +553,7 @@ def evaluate(model: str | Path, dataset: str | Path | None, out: str | Path,
             "ece_before": expected_calibration_error(before, y, N_BINS),
             "ece_after": expected_calibration_error(after, y, N_BINS),
             "nll_before": nll(before, y), "nll_after": nll(after, y),
+            "ece_cross_fitted": cross_fitted_ece(logits, y),
             "fitted_on": description, "images": len(y),
         }
         temperature = fitted
@@ -452,6 +569,7 @@ def evaluate(model: str | Path, dataset: str | Path | None, out: str | Path,
         temperature=temperature, tta=tta, backend=classifier.backend,
         device=classifier.device_name, skipped=skipped, calibration=calibration,
         warnings=list(data.warnings), selective=selective,
+        origins=[data.samples[i].origin for i in kept],
     )
     write_outputs(ev, Path(out))
     for warning in ev.warnings:

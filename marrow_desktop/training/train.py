@@ -1,14 +1,18 @@
-"""`marrow train`: train a timm classifier on a class-folder data set or a data pack."""
+"""`marrow train`: train a timm classifier on one or more class-folder data sets or packs.
+
+Validation is the last block of each class of each data set (split_by_blocks), cut in halves:
+the *tune* half picks the best checkpoint, the *report* half is never used to choose anything.
+Metrics are printed and written per data set as well as overall.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,49 +28,19 @@ from marrow_desktop.core.metrics import class_report
 from marrow_desktop.core.model_spec import ModelSpec
 from marrow_desktop.core.preprocess import resize_to_input
 from marrow_desktop.inference.torch_model import create_model, load_weights, save_weights
-from marrow_desktop.training.augment import augment, normalize_tensor, to_float
-from marrow_desktop.training.dataset import (
-    Dataset,
-    DatasetError,
-    explicit_split,
-    load_dataset,
-    split_by_blocks,
-    write_split,
+from marrow_desktop.training.augment import (
+    PRESETS,
+    augment,
+    jpeg_recode,
+    normalize_tensor,
+    to_float,
 )
+from marrow_desktop.training.config import TrainConfig
+from marrow_desktop.training.dataset import Dataset, DatasetError, split_halves, write_split
+from marrow_desktop.training.sources import load_run_data
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run; saved as config.json in the run directory."""
-
-    dataset: str
-    out: str
-    architecture: str = "rexnet_150"
-    epochs: int = 60
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    warmup_epochs: int = 2
-    input_size: int = 224
-    start_size: int = 0  # > 0: progressive resizing from this size up to input_size
-    val_fraction: float = 0.1
-    label_smoothing: float = 0.1
-    ema_decay: float = 0.999  # 0 disables the weight moving average
-    seed: int = 0
-    device: str = "auto"
-    amp: str = "auto"  # auto: bf16 on CUDA, off on CPU; or "bf16" / "off"
-    init: str = ""
-    name: str = ""
-    max_cache_gb: float = 12.0
-
-    @classmethod
-    def from_json(cls, path: Path) -> TrainConfig:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def resolve_device(name: str) -> torch.device:
@@ -196,6 +170,63 @@ def zero_init_classifier(model: torch.nn.Module) -> None:
         torch.nn.init.zeros_(head.bias)
 
 
+def init_from(model: torch.nn.Module, init: str, classes: list[str]) -> list[str]:
+    """Load starting weights. With a model .json whose classes differ from the run's, the
+    classifier rows are carried over by class code and new classes start at zero; returns the
+    classes that started from zero."""
+    from marrow_desktop.core.model_spec import load_model_spec
+    from marrow_desktop.inference.torch_model import read_state_dict
+
+    path = Path(init)
+    if path.suffix.lower() != ".json":
+        load_weights(model, path, strict=False)
+        return []
+    spec = load_model_spec(path)
+    state = read_state_dict(spec.weight_file("torch"))
+    head = model.get_classifier()
+    prefix = next(n for n, m in model.named_modules() if m is head)
+    new: list[str] = []
+    if list(spec.classes) != classes:
+        weight, bias = state.pop(f"{prefix}.weight"), state.pop(f"{prefix}.bias")
+        rows = torch.zeros(len(classes), weight.shape[1], dtype=weight.dtype)
+        biases = torch.zeros(len(classes), dtype=bias.dtype)
+        for i, code in enumerate(classes):
+            if code in spec.classes:
+                j = spec.classes.index(code)
+                rows[i], biases[i] = weight[j], bias[j]
+            else:
+                new.append(code)
+                biases[i] = bias.mean()
+        state[f"{prefix}.weight"], state[f"{prefix}.bias"] = rows, biases
+    own = model.state_dict()
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items() if k in own},
+                          strict=True)
+    return new
+
+
+def _report(y: np.ndarray, logits: np.ndarray, k: int) -> dict[str, float]:
+    r = class_report(y, logits.argmax(1), k)
+    return {"acc": r.accuracy, "f1": r.macro_f1}
+
+
+def validation_row(dataset: Dataset, val_idx: list[int], tune: set[int], y_val: np.ndarray,
+                   logits: np.ndarray) -> dict[str, float]:
+    """Accuracy/macro-F1 on the tune half, the report half and per data set."""
+    k = len(dataset.classes)
+    is_tune = np.array([i in tune for i in val_idx])
+    row: dict[str, float] = {}
+    for name, mask in (("tune", is_tune), ("report", ~is_tune)):
+        if mask.any():
+            for key, value in _report(y_val[mask], logits[mask], k).items():
+                row[f"{name}_{key}"] = value
+    origins = [dataset.samples[i].origin for i in val_idx]
+    for origin in dict.fromkeys(origins):
+        if origin:
+            mask = np.array([o == origin for o in origins])
+            row[f"val_acc_{origin}"] = _report(y_val[mask], logits[mask], k)["acc"]
+    return row
+
+
 def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) -> Path:
     """Run (or resume) a training run; returns the run directory."""
     out = Path(config.out)
@@ -207,21 +238,21 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
         config = TrainConfig.from_json(out / "config.json")
         if epochs:
             config.epochs = epochs  # extend (or shorten) a run when resuming
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    if config.augment not in PRESETS:
+        raise MarrowError(f"unknown augmentation {config.augment!r}; choose "
+                          f"{', '.join(PRESETS)}")
+    (out / "config.json").write_text(config.to_json())
 
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
+    rng = np.random.default_rng(config.seed)
     device = resolve_device(config.device)
     amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda")
+    settings = PRESETS[config.augment]
 
-    split = explicit_split(config.dataset)
-    if split:
-        dataset, train_idx, val_idx = split
-        split_rule = "explicit train/ and val/ folders"
-    else:
-        dataset = load_dataset(config.dataset)
-        train_idx, val_idx = split_by_blocks(dataset, config.val_fraction)
-        split_rule = f"last {config.val_fraction:.0%} of each class by file number"
+    dataset, train_idx, val_idx, split_rule = load_run_data(config)
     if not train_idx or not val_idx:
         raise DatasetError(f"{config.dataset}: too few images to split into train and validation")
     write_split(out / "split.csv", dataset, train_idx, val_idx)
@@ -230,8 +261,10 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
 
     x_train, y_train, _, skipped = decode_all(dataset, train_idx, config.input_size,
                                               config.max_cache_gb)
-    x_val, y_val, _, skipped_val = decode_all(dataset, val_idx, config.input_size,
-                                              config.max_cache_gb)
+    x_val, y_val, kept_val, skipped_val = decode_all(dataset, val_idx, config.input_size,
+                                                     config.max_cache_gb)
+    val_idx = kept_val  # readable ones, in order
+    tune = set(split_halves(dataset, val_idx)[0])
     skipped += skipped_val
     (out / "skipped.txt").write_text("".join(f"{s}\n" for s in skipped), encoding="utf-8")
     if skipped:
@@ -241,7 +274,10 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
 
     model = create_model(config.architecture, num_classes)
     if config.init:
-        load_weights(model, config.init, strict=False)
+        started_at_zero = init_from(model, config.init, dataset.classes)
+        if started_at_zero and not resume:
+            print(f"classes new to {config.init} start from zero: "
+                  f"{', '.join(started_at_zero)}", file=sys.stderr)
     else:
         zero_init_classifier(model)
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -263,8 +299,11 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
             ema.module.load_state_dict(state["ema"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        history = [
-            {k: int(v) if k in ("epoch", "size") else v for k, v in zip(state["history_keys"], row)}
+        if "numpy_rng" in state:
+            rng.bit_generator.state = state["numpy_rng"]
+        history = state["history_rows"] if "history_rows" in state else [
+            {k: int(v) if k in ("epoch", "size") else v
+             for k, v in zip(state["history_keys"], row)}
             for row in state["history"].tolist()
         ]
         start_epoch, best_f1 = int(state["epoch"]) + 1, float(state["best_f1"])
@@ -277,6 +316,7 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
     steps_per_epoch = max(1, len(x_train) // config.batch_size)
     counts = np.bincount(y_train, minlength=num_classes)
     started = time.time() - (history[-1]["seconds"] if history else 0.0)
+    origins = {name: per for name, per in dataset.counts_by_origin().items() if name}
 
     for epoch in range(start_epoch, config.epochs):
         size = epoch_size(config, epoch)
@@ -289,9 +329,12 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(config, epoch * steps_per_epoch + step, steps_per_epoch)
             idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = to_float(train_images[idx.to(train_images.device)])
+            batch = train_images[idx.to(train_images.device)]
+            if settings.jpeg_p > 0:
+                batch = torch.from_numpy(jpeg_recode(batch.cpu().numpy(), settings, rng))
+            x = to_float(batch.to(device))
             y = train_labels[idx.to(train_labels.device)].to(device)
-            x = augment(x.to(device), size, generator)
+            x = augment(x, size, generator, settings)
             x = normalize_tensor(x, IMAGENET_MEAN, IMAGENET_STD)
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
@@ -318,22 +361,32 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
             "train_loss": float(np.mean(losses)), "train_acc": train_report.accuracy,
             "train_f1": train_report.macro_f1, "val_loss": val_loss,
             "val_acc": val_report.accuracy, "val_f1": val_report.macro_f1,
+            **validation_row(dataset, val_idx, tune, y_val, val_logits),
             "seconds": time.time() - started,
         }
         history.append(row)
+        per_set = "  ".join(f"{k[8:]} {v:.3f}" for k, v in row.items()
+                            if k.startswith("val_acc_"))
         print(
             f"epoch {epoch + 1}/{config.epochs} @{size}px  train loss {row['train_loss']:.3f} "
             f"acc {row['train_acc']:.3f}  val loss {val_loss:.3f} acc {row['val_acc']:.3f} "
-            f"F1 {row['val_f1']:.3f}  [{row['seconds'] / 60:.1f} min]",
+            f"F1 {row['val_f1']:.3f} (tune F1 {row.get('tune_f1', float('nan')):.3f})"
+            + (f"  [{per_set}]" if per_set else "")
+            + f"  [{row['seconds'] / 60:.1f} min]",
             file=sys.stderr, flush=True,
         )
         _write_metrics(out / "metrics.csv", history)
         plot_curves(history, out / "learning_curves.png")
         info = {
             "training": {
-                "dataset": str(config.dataset), "dataset_digest": dataset.digest(),
+                "dataset": str(config.dataset) if len(config.datasets) == 1
+                else list(config.datasets),
+                "dataset_digest": dataset.digest(),
+                **({"class_maps": config.class_maps} if config.class_maps else {}),
+                **({"counts_by_dataset": origins} if origins else {}),
                 "classes_counts_train": {c: int(n) for c, n in zip(dataset.classes, counts)},
                 "train_images": len(x_train), "val_images": len(x_val), "split": split_rule,
+                "checkpoint": "best macro-F1 on the tune half of the validation blocks",
                 "epochs": epoch + 1, "epochs_planned": config.epochs,
                 "input_size": config.input_size, "hardware": hardware_name(device),
                 "seconds": round(row["seconds"], 1), "marrow_version": __version__,
@@ -341,21 +394,22 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
             },
             "validation": {"accuracy": val_report.accuracy, "macro_f1": val_report.macro_f1,
                            "balanced_accuracy": val_report.balanced_accuracy,
-                           "loss": val_loss, "epoch": epoch + 1},
+                           "loss": val_loss, "epoch": epoch + 1,
+                           **{k: v for k, v in row.items()
+                              if k.startswith(("tune_", "report_", "val_acc_"))}},
         }
         weights = save_weights(eval_model, out / "last.safetensors")
         _spec_for(config, dataset.classes, weights, info).save(out / "last.json")
-        if val_report.macro_f1 > best_f1:
-            best_f1 = val_report.macro_f1
+        chosen_f1 = row.get("tune_f1", val_report.macro_f1)
+        if chosen_f1 > best_f1:
+            best_f1 = chosen_f1
             weights = save_weights(eval_model, out / "best.safetensors")
             _spec_for(config, dataset.classes, weights, info).save(out / "best.json")
-        keys = list(history[0])
         state = {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-            "epoch": epoch, "best_f1": best_f1, "history_keys": keys,
-            "history": torch.tensor([[float(h[k]) for k in keys] for h in history],
-                                    dtype=torch.float64),
+            "numpy_rng": rng.bit_generator.state, "epoch": epoch, "best_f1": best_f1,
+            "history_rows": history,
         }
         if ema is not None:
             state["ema"] = ema.module.state_dict()

@@ -249,7 +249,7 @@ def test_selective_sentence_from_the_model_spec() -> None:
                      info={"validation_selective": table})
     results, reviews = _case()
     report = build_case_report(results, reviews, model=spec)
-    assert report.model_version == "7" and report.model_sha256 == "cd" * 32
+    assert report.model_version == "7" and report.model_sha256 == spec.identity
     assert report.selective.startswith("On the 4 validation images")
     assert "75.0% correct" in report.selective and 'id="selective"' in summary_html(report)
     broken = build_case_report(results, reviews, model=spec.with_updates(

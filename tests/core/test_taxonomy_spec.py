@@ -43,10 +43,17 @@ def test_roundtrip(tmp_path: Path) -> None:
     ({"classes": []}, "class codes missing or repeated"),
     ({"classes": ["A", "A"]}, "class codes missing or repeated"),
     ({"class_names": ["one"]}, "class_names and classes differ"),
-    ({"std": [0.2, 0.0, 0.2]}, "std > 0"),
+    ({"std": [0.2, 0.0, 0.2]}, r"std \[0.2, 0.0, 0.2\] must be finite numbers"),
+    ({"std": [0.2, float("nan"), 0.2]}, "std .* must be finite numbers"),
+    ({"mean": [0.5, float("inf"), 0.5]}, "mean .* must be finite numbers"),
     ({"mean": [0.5]}, "mean/std must be three numbers"),
     ({"input_size": 8}, "input_size 8 out of range"),
-    ({"temperature": 0}, "temperature must be > 0"),
+    ({"temperature": 0}, "temperature 0.0 must be a finite number"),
+    ({"temperature": float("nan")}, "temperature nan must be a finite number"),
+    ({"input_size": 128.5}, "invalid model metadata"),
+    ({"interpolation": "magic"}, "interpolation 'magic' is not one of"),
+    ({"files": {"onnx": "../../etc/x.onnx"}}, "must be a plain file name"),
+    ({"files": {}}, "no weights file"),
     ({"input_size": "big"}, "invalid model metadata"),
 ])
 def test_invalid_metadata(changes: dict, message: str) -> None:
@@ -81,7 +88,7 @@ def test_weight_file_checks(tmp_path: Path) -> None:
     spec.save(tmp_path / "m.json")
     spec = load_model_spec(tmp_path / "m.json")
     assert spec.weight_file("onnx") == tmp_path / "m.onnx"
-    with pytest.raises(ModelFileError, match=r"no torch weights file"):
+    with pytest.raises(ModelFileError, match=r"has no torch file"):
         spec.weight_file("torch")
     (tmp_path / "m.onnx").write_bytes(b"tampered")
     with pytest.raises(ModelFileError, match=r"m.onnx: SHA-256 .* does not match"):
@@ -90,6 +97,36 @@ def test_weight_file_checks(tmp_path: Path) -> None:
     (tmp_path / "m.onnx").unlink()
     with pytest.raises(ModelFileError, match=r"m.onnx: model file is missing"):
         spec.weight_file("onnx")
+
+
+def test_nan_in_the_json_is_refused(tmp_path: Path) -> None:
+    text = json.dumps(_data(temperature=1.0)).replace('"temperature": 1.0', '"temperature": NaN')
+    assert "NaN" in text
+    (tmp_path / "m.json").write_text(text, encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"m.json: unreadable model metadata.*NaN"):
+        load_model_spec(tmp_path / "m.json")
+
+
+def test_a_file_without_sha256_is_not_loaded_unverified(tmp_path: Path) -> None:
+    (tmp_path / "m.onnx").write_bytes(b"weights")
+    ModelSpec.from_dict(_data(sha256={})).save(tmp_path / "m.json")
+    spec = load_model_spec(tmp_path / "m.json")
+    with pytest.raises(ModelFileError, match=r"no SHA-256 recorded for m.onnx"):
+        spec.weight_file("onnx")
+
+
+def test_identity_covers_what_changes_predictions() -> None:
+    spec = ModelSpec.from_dict(_data(sha256={"onnx": "ab" * 32}))
+    same = {"name": "other", "version": "9", "info": {"card": 1},
+            "sha256": {"onnx": "ab" * 32, "domain": "ef" * 32},
+            "files": {"onnx": "m.onnx", "domain": "m.domain.npz"}}
+    assert spec.with_updates(**same).identity == spec.identity
+    for change in ({"temperature": 1.5}, {"mean": (0.4, 0.5, 0.5)}, {"std": (0.3, 0.2, 0.2)},
+                   {"interpolation": "bicubic"}, {"input_size": 160},
+                   {"sha256": {"onnx": "cd" * 32}}, {"classes": ("A", "C", "B")},
+                   {"sha256": {"onnx": "ab" * 32, "head": "01" * 32}}):
+        assert spec.with_updates(**change).identity != spec.identity, change
+    assert spec.model_sha256 == spec.identity
 
 
 def test_sidecar_describing_another_file(tmp_path: Path) -> None:

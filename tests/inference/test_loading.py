@@ -28,7 +28,7 @@ def test_broken_model_names_the_file(case: str, model_json: Path, tmp_path: Path
 
 
 def test_auto_is_onnx_without_cuda(model_json: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "cuda_available", lambda: False)
+    monkeypatch.setattr(loader, "nvidia_driver_present", lambda: False)
     classifier = load_classifier(model_json, backend="auto", threads=1)
     assert classifier.backend == "onnx" and isinstance(classifier, Classifier)
     assert "ONNX Runtime" in classifier.device_name and "1 threads" in classifier.device_name
@@ -36,13 +36,48 @@ def test_auto_is_onnx_without_cuda(model_json: Path, monkeypatch: pytest.MonkeyP
 
 def test_auto_rules(model_json: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = load_model_spec(model_json)
-    monkeypatch.setattr(loader, "cuda_available", lambda: True)
+    monkeypatch.setattr(loader, "torch_installed", lambda: True)
+    monkeypatch.setattr(loader, "torch_build_has_cuda", lambda: True)
+    monkeypatch.setattr(loader, "nvidia_driver_present", lambda: True)
     assert resolve_backend("auto", spec) == ("torch" if "torch" in spec.files else "onnx")
     onnx_only = spec.with_updates(files={"onnx": spec.files["onnx"]})
     assert resolve_backend("auto", onnx_only) == "onnx"
+    monkeypatch.setattr(loader, "torch_build_has_cuda", lambda: False)  # CPU-only torch
+    assert resolve_backend("auto", spec) == "onnx"
+    monkeypatch.setattr(loader, "torch_build_has_cuda", lambda: True)
+    monkeypatch.setattr(loader, "nvidia_driver_present", lambda: False)  # no GPU
+    assert resolve_backend("auto", spec) == "onnx"
     assert resolve_backend("onnx", spec) == "onnx"
     with pytest.raises(ValueError, match="unknown backend"):
         resolve_backend("tpu", spec)
+
+
+def test_deciding_auto_does_not_import_torch(model_json: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from marrow_desktop.core.model_spec import load_model_spec; "
+            "from marrow_desktop.inference.loader import resolve_backend; "
+            f"print(resolve_backend('auto', load_model_spec({str(model_json)!r}))); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[1] == "False"
+
+
+def test_torch_build_without_cuda_is_seen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+    from types import SimpleNamespace
+
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "version.py").write_text("__version__ = '2.14.1+cpu'\ncuda: Optional[str] = None\n")
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: SimpleNamespace(origin=str(fake / "__init__.py")))
+    assert not loader.torch_build_has_cuda()
+    (fake / "version.py").write_text("cuda: Optional[str] = '13.0'\n")
+    assert loader.torch_build_has_cuda()
 
 
 def test_torch_backend_without_torch_is_a_clear_error(model_json: Path,

@@ -42,7 +42,7 @@ def test_evaluate_writes_consistent_report(random_model: Path, sample_set: Path,
     assert 0 <= metrics["ece"] <= 1
     predictions = _rows(out / "predictions.csv")
     assert len(predictions) == 22
-    probs = np.array([[float(v) for v in row[5:]] for row in predictions[1:]])
+    probs = np.array([[float(v) for v in row[6:]] for row in predictions[1:]])
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-3)
     selective = metrics["selective"]  # at the model's temperature
     assert selective["temperature"] == metrics["temperature"]

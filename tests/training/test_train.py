@@ -58,7 +58,7 @@ def test_resume_continues_and_keeps_history(trained_run: Path, tmp_path: Path,
     shutil.copytree(trained_run, run)
     config = json.loads((run / "config.json").read_text())
     first = _metrics(run)[0]
-    assert main(["train", config["dataset"], "-o", str(run), "--resume", "--epochs", "2"]) == 0
+    assert main(["train", config["datasets"][0], "-o", str(run), "--resume", "--epochs", "2"]) == 0
     assert "resuming at epoch 2" in capsys.readouterr().err
     rows = _metrics(run)
     assert [r["epoch"] for r in rows] == ["1", "2"]

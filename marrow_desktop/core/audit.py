@@ -10,12 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from marrow_desktop.core.cells import cell_id
+
+if TYPE_CHECKING:
+    from marrow_desktop.core.review import Review
+    from marrow_desktop.core.store import CaseInfo
 
 GENESIS = "0" * 64
 REVIEW, SIGN_OFF, REOPEN = "review", "sign_off", "reopen"
+#: Case details changed (the note holds the SHA-256 of the new details, not the details).
+DETAILS = "details"
+#: The case's model was chosen or switched (model_name/model_sha256 say which).
+MODEL = "model"
+#: The reviewer acknowledged a warning about the case (the note says which and why).
+ACKNOWLEDGE = "acknowledge"
+#: A cell of a field image added by hand, or a found cell removed (sha256 + region).
+ADD_CELL, REMOVE_CELL = "add_cell", "remove_cell"
+ACTIONS = (REVIEW, SIGN_OFF, REOPEN, DETAILS, MODEL, ACKNOWLEDGE, ADD_CELL, REMOVE_CELL)
 
 
 def utc_now() -> str:
@@ -41,13 +57,22 @@ class AuditEntry:
     note: str = ""
     prev_hash: str = GENESIS
     row_hash: str = ""
+    region: str = ""  # a part of the image (core.cells); '' = the whole image
+
+    @property
+    def cell(self) -> str:
+        """The cell id this entry is about ('' for case-level entries)."""
+        return cell_id(self.sha256, self.region) if self.sha256 else ""
 
     def payload(self) -> str:
-        """The canonical text the hash covers (every field but row_hash)."""
-        return json.dumps([self.seq, self.case_id, self.action, self.sha256, self.path,
-                           self.previous, self.new, self.who, self.at, self.model_name,
-                           self.model_sha256, self.note, self.prev_hash],
-                          ensure_ascii=False, separators=(",", ":"))
+        """The canonical text the hash covers (every field but row_hash; the region only when
+        there is one, so entries written before regions existed keep their hashes)."""
+        fields = [self.seq, self.case_id, self.action, self.sha256, self.path, self.previous,
+                  self.new, self.who, self.at, self.model_name, self.model_sha256, self.note,
+                  self.prev_hash]
+        if self.region:
+            fields.append(self.region)
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     def computed_hash(self) -> str:
         return hashlib.sha256(self.payload().encode("utf-8")).hexdigest()
@@ -72,14 +97,29 @@ class AuditCheck:
         return f"Audit trail BROKEN: {self.problems[0]}{more}"
 
 
-def verify(entries: Sequence[AuditEntry], head: str, count: int,
-           labels: dict[str, str], signed: bool) -> AuditCheck:
-    """Check the chain, the recorded head/count, and that replaying it gives the current
-    labels (sha256 -> label) and sign-off state."""
-    check = AuditCheck(entries=len(entries), head=head)
+def details_hash(details_json: str) -> str:
+    """What a DETAILS entry records of the case details (their hash, not the details)."""
+    return hashlib.sha256(details_json.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Replay:
+    """The case state the trail describes."""
+
+    labels: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # cell: label,who,at
+    signed: tuple[str, str, str] | None = None  # who, at, note
+    details: str = details_hash("{}")
+    model: str = ""
+
+
+def verify(entries: Sequence[AuditEntry], case: CaseInfo, reviews: Mapping[str, Review],
+           ) -> AuditCheck:
+    """Check the chain and the recorded head/count, then replay it: every shown field (labels
+    and who gave them when, sign-off name, time and note, case details, the case's model) must
+    be what the trail says."""
+    check = AuditCheck(entries=len(entries), head=case.audit_head)
     running = GENESIS
-    replay: dict[str, str] = {}
-    replay_signed = False
+    state = _Replay()
     for i, entry in enumerate(entries, start=1):
         where = f"entry {entry.seq}"
         if entry.seq != i:
@@ -90,24 +130,40 @@ def verify(entries: Sequence[AuditEntry], head: str, count: int,
             check.problems.append(f"{where}: its contents were changed after it was written")
         running = entry.row_hash
         if entry.action == REVIEW:
-            if replay.get(entry.sha256, "") != entry.previous:
+            if state.labels.get(entry.cell, ("",))[0] != entry.previous:
                 check.problems.append(f"{where}: previous label does not match the trail")
             if entry.new:
-                replay[entry.sha256] = entry.new
+                state.labels[entry.cell] = (entry.new, entry.who, entry.at)
             else:
-                replay.pop(entry.sha256, None)
+                state.labels.pop(entry.cell, None)
         elif entry.action == SIGN_OFF:
-            replay_signed = True
+            state.signed = (entry.who, entry.at, entry.note)
         elif entry.action == REOPEN:
-            replay_signed = False
-    if running != head or len(entries) != count:
-        check.problems.append(f"the case records {count} entries ending in {head[:12]}, the "
-                              f"trail has {len(entries)} ending in {running[:12]} "
-                              "(rows were removed or added outside the application)")
-    if replay != labels:
-        changed = sorted(set(replay.items()) ^ set(labels.items()))
+            state.signed = None
+        elif entry.action == DETAILS:
+            state.details = entry.note
+        elif entry.action == MODEL:
+            state.model = entry.model_sha256
+    if running != case.audit_head or len(entries) != case.audit_count:
+        check.problems.append(
+            f"the case records {case.audit_count} entries ending in {case.audit_head[:12]}, the "
+            f"trail has {len(entries)} ending in {running[:12]} (rows were removed or added "
+            "outside the application)")
+    shown = {cell: (r.label, r.reviewer, r.at) for cell, r in reviews.items()}
+    if {c: v[0] for c, v in shown.items()} != {c: v[0] for c, v in state.labels.items()}:
+        changed = set(shown.items()) ^ set(state.labels.items())
         check.problems.append(f"{len({k for k, _ in changed})} cell label(s) differ from "
                               "what the trail records")
-    if replay_signed != signed:
-        check.problems.append("the sign-off state differs from what the trail records")
+    elif shown != state.labels:
+        wrong = sum(1 for c in shown if shown[c] != state.labels.get(c))
+        check.problems.append(f"{wrong} cell label(s) name another reviewer or time than the "
+                              "trail records")
+    signed = (case.signed_by, case.signed_at, case.sign_note) if case.signed else None
+    if signed != state.signed:
+        check.problems.append("the sign-off (state, name, time or note) differs from what the "
+                              "trail records")
+    if details_hash(case.details) != state.details:
+        check.problems.append("the case details differ from what the trail records")
+    if case.model_sha256 != state.model:
+        check.problems.append("the case's model differs from what the trail records")
     return check

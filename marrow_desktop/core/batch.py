@@ -5,6 +5,11 @@ is done, can stop between results, and memory stays bounded whatever the folder 
 and quality checks of the next batches run in a helper thread while the backend infers the
 current one. Results found in the store (same image content, same model) are yielded without
 recomputing; their quality verdicts are re-judged with the run's thresholds.
+
+When the classifier has domain statistics (core.domain), each result also gets its
+`domain_score`, computed from the pooled features of the same forward pass and stored under the
+statistics' own hash: a stored prediction without a score under the current statistics is
+computed again (same probabilities) to get one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from marrow_desktop.core.domain import DomainStats
 from marrow_desktop.core.errors import ImageLoadError
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
@@ -32,9 +38,19 @@ PREFETCH = 2
 
 
 class Predictor(Protocol):
-    """The part of a Classifier a batch run needs."""
+    """The part of a Classifier a batch run needs (predict_pooled and `domain` only when the
+    classifier has domain statistics)."""
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+def _domain_of(classifier: Predictor | None) -> tuple[DomainStats | None, str]:
+    """The classifier's domain statistics and their hash, if it has them."""
+    stats = getattr(classifier, "domain", None)
+    spec = getattr(classifier, "spec", None)
+    if stats is None or spec is None or not spec.domain_sha256:
+        return None, ""
+    return stats, spec.domain_sha256
 
 
 OnImage = Callable[[ImageResult, np.ndarray | None], None]
@@ -72,9 +88,19 @@ def _from_store(hit: ImageResult, thresholds: QualityThresholds) -> ImageResult:
     return hit
 
 
+def _lookup(store: ResultStore, name: str, sha: str, model_sha256: str,
+            domain_sha256: str) -> ImageResult | None:
+    """A stored result that has everything the run wants (a domain score too, if asked)."""
+    hit = store.get(name, sha, model_sha256, domain_sha256=domain_sha256)
+    if hit is not None and domain_sha256 and hit.domain_score is None:
+        return None
+    return hit
+
+
 def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
              thresholds: QualityThresholds, need_pixels: bool,
-             resize: Callable[[np.ndarray], np.ndarray] | None = None) -> _Prepared:
+             resize: Callable[[np.ndarray], np.ndarray] | None = None,
+             domain_sha256: str = "") -> _Prepared:
     """Read, hash, look up, decode and quality-check one file; errors become error results.
 
     store may be None (no lookups); need_pixels decodes even a stored image (for on_image).
@@ -88,13 +114,13 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
         hit = None
         if store is not None:
             known = store.known_hash(name, stat.st_size, stat.st_mtime_ns)
-            hit = store.get(name, known, model_sha256) if known else None
+            hit = _lookup(store, name, known, model_sha256, domain_sha256) if known else None
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds))
         data = read_bytes(path)
         sha = sha256_bytes(data)
         if store is not None and (hit is None or hit.content_sha256 != sha):
-            hit = store.get(name, sha, model_sha256)
+            hit = _lookup(store, name, sha, model_sha256, domain_sha256)
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds), size=stat.st_size,
                                  mtime_ns=stat.st_mtime_ns)
@@ -149,9 +175,10 @@ def run_batch(
     lookup = store if (classifier is None or model_sha256) else None
     wanted_model = model_sha256 if classifier is not None else ""
     resize = _input_resizer(classifier)
+    domain, domain_sha = _domain_of(classifier)
 
     def prepare_chunk(chunk: list[Path]) -> list[_Prepared]:
-        return [_prepare(p, wanted_model, lookup, thresholds, need_pixels, resize)
+        return [_prepare(p, wanted_model, lookup, thresholds, need_pixels, resize, domain_sha)
                 for p in chunk]
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="marrow-decode") as pool:
@@ -161,26 +188,41 @@ def run_batch(
                 pending.append(pool.submit(prepare_chunk, chunk))
                 if len(pending) > PREFETCH:
                     yield from _finish(pending.popleft().result(), classifier, classes,
-                                       model_sha256, model_name, store, on_image)
+                                       model_sha256, model_name, store, on_image, domain,
+                                       domain_sha)
             while pending:
                 yield from _finish(pending.popleft().result(), classifier, classes,
-                                   model_sha256, model_name, store, on_image)
+                                   model_sha256, model_name, store, on_image, domain,
+                                   domain_sha)
         finally:  # stopped early (consumer closed the generator, Ctrl-C): drop queued work
             for future in pending:
                 future.cancel()
 
 
-def _classify(todo: list[_Prepared], classifier: Predictor) -> list[np.ndarray | str]:
-    """Probabilities per image; if the batch fails, each image alone (failures: the message)."""
+Outcome = tuple[np.ndarray, float | None] | str
+
+
+def _run(classifier: Predictor, images: list[np.ndarray], domain: DomainStats | None,
+         ) -> list[tuple[np.ndarray, float | None]]:
+    if domain is None:
+        return [(p, None) for p in classifier.predict(images)]
+    probs, pooled = classifier.predict_pooled(images)  # type: ignore[attr-defined]
+    return [(p, float(s)) for p, s in zip(probs, domain.score(pooled))]
+
+
+def _classify(todo: list[_Prepared], classifier: Predictor, domain: DomainStats | None,
+              ) -> list[Outcome]:
+    """(probabilities, domain score) per image; if the batch fails, each image alone
+    (failures: the message)."""
     images = [p.model_input if p.model_input is not None else p.image for p in todo]
     try:
-        return list(classifier.predict(images))
+        return list(_run(classifier, images, domain))
     except Exception:
         pass
-    out: list[np.ndarray | str] = []
+    out: list[Outcome] = []
     for image in images:
         try:
-            out.append(classifier.predict([image])[0])
+            out.append(_run(classifier, [image], domain)[0])
         except Exception as exc:
             out.append(f"classification failed ({exc!r})")
     return out
@@ -188,18 +230,22 @@ def _classify(todo: list[_Prepared], classifier: Predictor) -> list[np.ndarray |
 
 def _finish(prepared: list[_Prepared], classifier: Predictor | None, classes: Sequence[str],
             model_sha256: str, model_name: str, store: ResultStore | None,
-            on_image: OnImage | None) -> Iterator[ImageResult]:
+            on_image: OnImage | None, domain: DomainStats | None = None,
+            domain_sha256: str = "") -> Iterator[ImageResult]:
     todo = [p for p in prepared if p.image is not None and not p.result.from_store]
     if classifier is not None and todo:
-        for item, out in zip(todo, _classify(todo, classifier)):
+        for item, out in zip(todo, _classify(todo, classifier, domain)):
             if isinstance(out, str):
                 item.result = ImageResult.failed(item.result.path, f"{item.result.path}: {out}",
                                                  item.result.content_sha256)
                 item.image = None
                 continue
-            item.result.probabilities = np.asarray(out, dtype=np.float32)
+            probs, score = out
+            item.result.probabilities = np.asarray(probs, dtype=np.float32)
             item.result.classes = tuple(classes)
             item.result.model_sha256 = model_sha256
+            if score is not None:
+                item.result.domain_score, item.result.domain_sha256 = score, domain_sha256
     for item in prepared:
         result = item.result
         # new results, and stored ones reached by content under a new path or changed file

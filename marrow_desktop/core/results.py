@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from marrow_desktop.core.cells import cell_id
 from marrow_desktop.core.quality import QualityMetrics
 
 
@@ -13,7 +14,7 @@ from marrow_desktop.core.quality import QualityMetrics
 class ImageResult:
     """Outcome for one image: quality metrics and class probabilities, or an error."""
 
-    path: str
+    path: str  # the image file (for a cell found in a field image: that image)
     status: str = "ok"  # "ok" or "error"
     error: str = ""
     content_sha256: str = ""
@@ -22,11 +23,19 @@ class ImageResult:
     probabilities: np.ndarray | None = None  # K float32, calibrated
     quality: QualityMetrics | None = None
     from_store: bool = False  # restored instead of computed
+    region: str = ""  # the cell's box in the image (core.cells); '' = the whole image
+    domain_score: float | None = None  # how unlike the training images (core.domain)
+    domain_sha256: str = ""  # the domain statistics the score was computed with
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def cell(self) -> str:
+        """The cell id (core.cells): content hash, plus the region for part of an image."""
+        return cell_id(self.content_sha256, self.region) if self.content_sha256 else ""
 
     @property
     def classified(self) -> bool:

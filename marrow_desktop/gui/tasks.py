@@ -49,6 +49,8 @@ class SerializedClassifier:
         self.inner = inner
         self.spec: ModelSpec = inner.spec
         self.backend: str = inner.backend
+        self.domain = inner.domain
+        self.domain_error = inner.domain_error
         self._lock = threading.Lock()
 
     @property
@@ -58,6 +60,10 @@ class SerializedClassifier:
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         with self._lock:
             return self.inner.predict(images)
+
+    def predict_pooled(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            return self.inner.predict_pooled(images)
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
         with self._lock:

@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from marrow_desktop.core.domain import DomainStats
 from marrow_desktop.core.model_spec import ModelSpec
 
 
@@ -26,6 +27,8 @@ class Classifier(Protocol):
 
     spec: ModelSpec
     backend: str  # "onnx" or "torch"
+    domain: DomainStats | None  # the lab-shift check's statistics (None: unavailable)
+    domain_error: str  # why the check is unavailable ('' when it is not)
 
     @property
     def device_name(self) -> str:
@@ -34,6 +37,10 @@ class Classifier(Protocol):
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Decoded RGB uint8 images -> N x K calibrated probabilities (float32)."""
+        ...
+
+    def predict_pooled(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """N x K calibrated probabilities and the N x D pooled backbone features."""
         ...
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:

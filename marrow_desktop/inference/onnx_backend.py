@@ -9,7 +9,9 @@ import numpy as np
 import onnxruntime as ort
 
 from marrow_desktop.core.cam import class_activation_map
+from marrow_desktop.core.domain import load_model_domain
 from marrow_desktop.core.errors import ModelFileError
+from marrow_desktop.core.head import LinearHead
 from marrow_desktop.core.metrics import softmax
 from marrow_desktop.core.model_spec import ModelSpec
 from marrow_desktop.core.preprocess import preprocess
@@ -63,7 +65,12 @@ class OnnxClassifier:
                 f"{path}: model has {logits.shape[1]} outputs, metadata lists "
                 f"{spec.num_classes} classes"
             )
-        self.fc_weight = np.asarray(weight, dtype=np.float32)
+        self.head: LinearHead | None = None
+        if "head" in spec.files:
+            self.head = LinearHead.load(spec.weight_file("head", verify=verify), spec.num_classes,
+                                        weight.shape[1])
+        self.fc_weight = self.head.weight if self.head else np.asarray(weight, np.float32)
+        self.domain, self.domain_error = load_model_domain(spec)
 
     @property
     def device_name(self) -> str:
@@ -74,14 +81,35 @@ class OnnxClassifier:
         wanted = list(OUTPUTS[:2]) if with_features else [OUTPUTS[0]]
         return tuple(self.session.run(wanted, {self.input_name: batch}))
 
+    def _logits(self, batch: np.ndarray, pooled: bool) -> tuple[np.ndarray, np.ndarray | None,
+                                                                np.ndarray | None]:
+        """Logits (of the refitted head where the model has one), and with pooled=True the
+        pooled features and the feature map."""
+        if self.head is None and not pooled:
+            return self.run(batch)[0], None, None
+        logits, features = self.run(batch, with_features=True)
+        mean = features.mean(axis=(2, 3), dtype=np.float32)
+        if self.head is not None:
+            logits = self.head.logits(mean)
+        return logits, mean, features
+
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         if not len(images):
             return np.zeros((0, self.spec.num_classes), np.float32)
-        (logits,) = self.run(preprocess(images, self.spec))
+        logits, _, _ = self._logits(preprocess(images, self.spec), pooled=False)
         return softmax(logits, self.spec.temperature)
 
+    def predict_pooled(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if not len(images):
+            return (np.zeros((0, self.spec.num_classes), np.float32),
+                    np.zeros((0, self.fc_weight.shape[1]), np.float32))
+        logits, pooled, _ = self._logits(preprocess(images, self.spec), pooled=True)
+        assert pooled is not None
+        return softmax(logits, self.spec.temperature), pooled
+
     def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
-        logits, features = self.run(preprocess([image], self.spec), with_features=True)
+        logits, _, features = self._logits(preprocess([image], self.spec), pooled=True)
+        assert features is not None
         probs = softmax(logits, self.spec.temperature)[0]
         index = int(np.argmax(probs)) if class_index is None else int(class_index)
         size = (self.spec.input_size, self.spec.input_size)

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from marrow_desktop.core.domain import load_model_domain
 from marrow_desktop.core.errors import ModelFileError
+from marrow_desktop.core.head import LinearHead
 from marrow_desktop.core.metrics import softmax
 from marrow_desktop.core.model_spec import ModelSpec
 from marrow_desktop.core.preprocess import preprocess
@@ -35,8 +37,15 @@ class TorchClassifier:
         self.device = torch.device(device)
         model = create_model(spec.architecture, spec.num_classes)
         load_weights(model, spec.weight_file("torch", verify=verify))
+        if "head" in spec.files:  # a head refitted to a lab's cells replaces the linear layer
+            fc = model.get_classifier()
+            head = LinearHead.load(spec.weight_file("head", verify=verify), spec.num_classes,
+                                   fc.weight.shape[1])
+            with torch.no_grad():
+                fc.weight.copy_(torch.from_numpy(head.weight))
+                fc.bias.copy_(torch.from_numpy(head.bias))
         self.model = model.to(self.device).eval()
-        self._grad_cam = None
+        self.domain, self.domain_error = load_model_domain(spec)
 
     @property
     def device_name(self) -> str:
@@ -56,14 +65,27 @@ class TorchClassifier:
             return np.zeros((0, self.spec.num_classes), np.float32)
         return softmax(self.logits(images), self.spec.temperature)
 
+    @torch.inference_mode()
+    def predict_pooled(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        if not len(images):
+            width = self.model.get_classifier().weight.shape[1]
+            return (np.zeros((0, self.spec.num_classes), np.float32),
+                    np.zeros((0, width), np.float32))
+        features = self.model.forward_features(self._tensor(images))
+        pooled = self.model.forward_head(features, pre_logits=True)
+        logits = self.model.get_classifier()(pooled)
+        return (softmax(logits.float().cpu().numpy(), self.spec.temperature),
+                pooled.float().cpu().numpy())
+
     def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
         from pytorch_grad_cam import GradCAM
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
         probs = self.predict([image])[0]
         index = int(np.argmax(probs)) if class_index is None else int(class_index)
-        if self._grad_cam is None:
-            self._grad_cam = GradCAM(model=self.model, target_layers=[cam_target_layer(self.model)])
-        cam = self._grad_cam(input_tensor=self._tensor([image]),
-                             targets=[ClassifierOutputTarget(index)])[0]
+        # a GradCAM per call, as a context manager: its hooks are removed on exit (a cached
+        # one kept copying the activations of every later predict() batch)
+        with GradCAM(model=self.model, target_layers=[cam_target_layer(self.model)]) as grad_cam:
+            cam = grad_cam(input_tensor=self._tensor([image]),
+                           targets=[ClassifierOutputTarget(index)])[0]
         return Explanation(probs, index, np.asarray(cam, dtype=np.float32))

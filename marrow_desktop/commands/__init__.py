@@ -5,12 +5,14 @@ numpy-heavy, torch and Qt imports happen inside run().
 """
 
 from marrow_desktop.commands import (
+    adapt,
     classify,
     data,
     eda,
     evaluate,
     export,
     gui,
+    models,
     qc,
     report,
     selftest,
@@ -18,5 +20,5 @@ from marrow_desktop.commands import (
     trainset,
 )
 
-COMMANDS = (classify, qc, report, trainset, gui, train, evaluate, export, eda, data,
-            selftest)
+COMMANDS = (classify, qc, report, trainset, adapt, models, gui, train, evaluate, export, eda,
+            data, selftest)

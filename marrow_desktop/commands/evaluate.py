@@ -35,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fit-temperature", action="store_true",
                    help="fit the softmax temperature on these (validation) images and store it "
                    "in the model metadata")
+    p.add_argument("--domain-stats", action="store_true",
+                   help="first compute the model's lab-shift statistics (from the training "
+                   "images of --split or of the data set's last-block split; threshold on the "
+                   "tune half of the validation blocks) and store them beside the model")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                   subset=args.subset, backend=args.backend, tta=args.tta,
                   fit=args.fit_temperature, threads=args.threads, batch_size=args.batch_size,
                   val_fraction=args.val_fraction, show_progress=not args.no_progress,
-                  maps=parse_map_args(args.map))
+                  maps=parse_map_args(args.map), domain_stats=args.domain_stats)
     r = ev.report
     print(f"{ev.spec.name} on {ev.description}: {len(ev.y_true)} images"
           + (f", {len(ev.skipped)} unreadable skipped" if ev.skipped else "")

@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from marrow_desktop.core.domain import DomainStats
+from marrow_desktop.core.domain import DomainStats, colour_features, in_range
 from marrow_desktop.core.errors import ImageLoadError
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
@@ -207,7 +207,8 @@ def _run(classifier: Predictor, images: list[np.ndarray], domain: DomainStats | 
     if domain is None:
         return [(p, None) for p in classifier.predict(images)]
     probs, pooled = classifier.predict_pooled(images)  # type: ignore[attr-defined]
-    return [(p, float(s)) for p, s in zip(probs, domain.score(pooled))]
+    scores = domain.score(pooled, colour_features(images))
+    return [(p, float(s)) for p, s in zip(probs, scores)]
 
 
 def _classify(todo: list[_Prepared], classifier: Predictor, domain: DomainStats | None,
@@ -248,6 +249,8 @@ def _finish(prepared: list[_Prepared], classifier: Predictor | None, classes: Se
                 item.result.domain_score, item.result.domain_sha256 = score, domain_sha256
     for item in prepared:
         result = item.result
+        if domain is not None and result.domain_score is not None:
+            result.in_domain = in_range(result.domain_score)
         # new results, and stored ones reached by content under a new path or changed file
         if store is not None and result.ok and (not result.from_store or item.size >= 0):
             store.put(result, item.size, item.mtime_ns, model_name)

@@ -27,9 +27,17 @@ from typing import TYPE_CHECKING, Any
 from marrow_desktop.core import selective
 from marrow_desktop.core.audit import GENESIS, AuditCheck, utc_now
 from marrow_desktop.core.differential import Differential, Share, differential
-from marrow_desktop.core.report import atomic_write, cell_reasons, report_columns, result_row
+from marrow_desktop.core.quality import DEFAULT_BLUR_THRESHOLD
+from marrow_desktop.core.report import atomic_write, report_columns, result_row
 from marrow_desktop.core.results import ImageResult
-from marrow_desktop.core.review import BLAST, NOT_COUNTED, Review, ReviewThresholds, final_class
+from marrow_desktop.core.review import (
+    BLAST,
+    NOT_COUNTED,
+    Review,
+    ReviewThresholds,
+    cell_reasons,
+    final_class,
+)
 from marrow_desktop.core.taxonomy import full_name
 
 if TYPE_CHECKING:
@@ -183,7 +191,7 @@ def build_case_report(
     model_version: str = "",
     model_sha256: str = "",
     thresholds: ReviewThresholds | None = None,
-    blur_threshold: float = 8.0,
+    blur_threshold: float = DEFAULT_BLUR_THRESHOLD,
     target: int = 200,
     case: CaseInfo | None = None,
     audit: AuditCheck | None = None,
@@ -199,6 +207,7 @@ def build_case_report(
     reasons) are decided at `blur_threshold`.
     """
     thresholds = thresholds or ReviewThresholds()
+    case_id = case_id or (case.case_id if case is not None else "")
     names: dict[str, str] = {}
     if model is not None:
         classes = classes or model.classes
@@ -214,15 +223,15 @@ def build_case_report(
         if q is not None and q.at_blur_threshold(blur_threshold) is not q:
             # the CSV's blurry column agrees with the reasons and the quality summary
             result = dataclasses.replace(result, quality=q.at_blur_threshold(blur_threshold))
-        review = reviews.get(result.content_sha256) if result.content_sha256 else None
-        reasons = cell_reasons(result, thresholds, blur_threshold)
+        review = reviews.get(result.cell) if result.cell else None
+        reasons = cell_reasons(result, thresholds, blur_threshold, case_id)
         rows.append(CellRow(result, review, tuple(reasons)))
     diff = differential(((c.predicted, c.review.label if c.review else "") for c in rows),
                         classes, target)
     for row in diff.rows:
         names.setdefault(row.code, full_name(row.code))
     return CaseReport(
-        case_id=case_id or (case.case_id if case is not None else ""),
+        case_id=case_id,
         created=created or utc_now(),
         model_name=model_name, model_version=model_version, model_sha256=model_sha256,
         classes=tuple(classes), class_names=names, thresholds=thresholds,

@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 
 SHARPNESS_SIZE = 256
+#: Laplacian variance at 256 px below which an image is blurry (the default of every caller).
+DEFAULT_BLUR_THRESHOLD = 8.0
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class QualityThresholds:
     too_dark: float = 60.0  # mean grey level below this: too dark
     too_bright: float = 230.0  # mean grey level above this: too bright (washed out / empty)
     min_stain_ratio: float = 0.02  # fraction of purple pixels below this: no MGG stain found
-    blur_threshold: float = 8.0  # Laplacian variance at 256 px below this: blurry
+    blur_threshold: float = DEFAULT_BLUR_THRESHOLD  # Laplacian variance at 256 px: blurry
     grayscale_tolerance: float = 2.0  # mean |R-G|, |G-B| below this: grayscale
     blur_rank_fraction: float = 0.30  # a folder's blurriest fraction, as the original ranked
 

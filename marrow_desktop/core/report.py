@@ -18,12 +18,13 @@ from typing import Any, TextIO
 
 from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.results import ImageResult
-from marrow_desktop.core.review import Review, ReviewThresholds, final_class, review_reasons
+from marrow_desktop.core.review import Review, cell_reasons, final_class
 
 BASE_COLUMNS = ["path", "status", "error", "predicted_class", "confidence", "top2_class",
                 "top2_confidence", "top3_class", "top3_confidence"]
 QUALITY_COLUMNS = ["brightness", "too_dark", "too_bright", "stain_ratio", "stain_present",
                    "color_type", "laplacian_var", "blurry"]
+DOMAIN_COLUMNS = ["domain_score", "in_domain"]
 REVIEW_COLUMNS = ["reviewed_class", "reviewer", "reviewed_at", "final_class", "needs_review",
                   "review_reasons"]
 TAIL_COLUMNS = [*REVIEW_COLUMNS, "model_sha256"]
@@ -78,27 +79,13 @@ def atomic_write(path: str | Path, write: Callable[[Any], object], *, newline: s
 
 def report_columns(classes: Sequence[str]) -> list[str]:
     """Columns of a report for a model with these class codes (none: quality only)."""
-    return BASE_COLUMNS + [f"prob_{c}" for c in classes] + QUALITY_COLUMNS + TAIL_COLUMNS
+    return (BASE_COLUMNS + [f"prob_{c}" for c in classes] + QUALITY_COLUMNS + DOMAIN_COLUMNS
+            + TAIL_COLUMNS)
 
 
 def _fmt(value: float, digits: int = 6) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) \
         else f"{value:.{digits}f}"
-
-
-def cell_reasons(result: ImageResult, thresholds: ReviewThresholds | None = None,
-                 blur_threshold: float | None = None) -> list[str]:
-    """Why a result is in the review queue (empty: it is not; unclassified cells never are).
-
-    The quality problems are the result's own verdicts, or re-decided at `blur_threshold`.
-    """
-    if not result.classified:
-        return []
-    q = result.quality
-    problems: list[str] = []
-    if q is not None:
-        problems = q.problems() if blur_threshold is None else q.problems_at(blur_threshold)
-    return review_reasons(result.probabilities, problems, thresholds or ReviewThresholds())
 
 
 def result_row(result: ImageResult, classes: Sequence[str], review: Review | str | None = None,
@@ -130,6 +117,10 @@ def result_row(result: ImageResult, classes: Sequence[str], review: Review | str
         for code, prob in zip(result.classes, result.probabilities):
             if f"prob_{code}" in row:
                 row[f"prob_{code}"] = _fmt(float(prob))
+    if result.domain_score is not None:
+        row["domain_score"] = _fmt(result.domain_score, 4)
+    if result.in_domain is not None:
+        row["in_domain"] = int(result.in_domain)
     q = result.quality
     if q is not None:
         row.update(brightness=_fmt(q.brightness, 2), too_dark=int(q.too_dark),

@@ -26,6 +26,7 @@ class ImageResult:
     region: str = ""  # the cell's box in the image (core.cells); '' = the whole image
     domain_score: float | None = None  # how unlike the training images (core.domain)
     domain_sha256: str = ""  # the domain statistics the score was computed with
+    in_domain: bool | None = None  # score within the statistics' threshold (None: no check)
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

@@ -7,9 +7,14 @@ hash) may carry a person's label: a class code, or EXCLUDED to leave it out of t
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from marrow_desktop.core.results import ImageResult
 
 #: Review label that takes a cell out of the differential count ("not classified").
 EXCLUDED = "excluded"
@@ -59,10 +64,25 @@ def current_user() -> str:
 
 @dataclass(frozen=True)
 class ReviewThresholds:
-    """Cells below either threshold are queued for review ("needs review")."""
+    """What puts a classified cell in the review queue ("needs review"), see cell_reasons."""
 
-    min_confidence: float = 0.7
-    min_margin: float = 0.2
+    min_confidence: float = 0.7  # calibrated top-class probability below this
+    min_margin: float = 0.2  # top-1 minus top-2 probability below this
+    blast_probability: float = 0.3  # a blast probability at or above this (BLA models only)
+    verification_share: float = 0.05  # random share of the other cells, checked by a person
+
+
+#: Reason texts that are not a number (the queue's filter and the report group by them).
+BLAST_REASON = "blast"
+UNFAMILIAR = "unfamiliar"
+VERIFICATION = "verification sample"
+
+
+def top_two(probabilities: Sequence[float]) -> tuple[float, float]:
+    """Top-1 probability and the margin to the second: the one place they are computed."""
+    ordered = sorted((float(p) for p in probabilities), reverse=True)
+    top1 = ordered[0] if ordered else float("nan")
+    return top1, top1 - (ordered[1] if len(ordered) > 1 else 0.0)
 
 
 def uncertain(confidence: float, margin: float, thresholds: ReviewThresholds) -> bool:
@@ -70,22 +90,59 @@ def uncertain(confidence: float, margin: float, thresholds: ReviewThresholds) ->
     return confidence < thresholds.min_confidence or margin < thresholds.min_margin
 
 
-def review_reasons(probabilities: Sequence[float] | None, problems: Sequence[str],
-                   thresholds: ReviewThresholds) -> list[str]:
-    """Why a classified cell needs a person's look: low confidence, small margin, quality flags.
+def in_verification_sample(key: str, share: float) -> bool:
+    """A stable random draw: the same cell of the same case is always in or out."""
+    if share <= 0 or not key:
+        return False
+    draw = int(hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16)
+    return draw < share * 0x100000000
 
-    `problems` are the image's quality problems (blurry, too dark, ...), already decided at the
-    user's blur threshold. An unclassified cell has no reasons (it is not in the queue).
+
+def review_reasons(probabilities: Sequence[float] | None, problems: Sequence[str],
+                   thresholds: ReviewThresholds, classes: Sequence[str] = (),
+                   unfamiliar: bool = False, sample_key: str = "") -> list[str]:
+    """Why a classified cell needs a person's look; empty: it does not. The one rule.
+
+    Low confidence, a small top-2 margin, predicted blast or a blast probability at or above
+    the threshold (blasts decide diagnoses), unlike the model's training images (the lab-shift
+    check), quality problems (already decided at the user's blur threshold). A cell with none of
+    these is drawn into the random verification sample with `sample_key` (case + cell).
+    An unclassified cell has no reasons (it is not in the queue).
     """
     if probabilities is None or len(probabilities) == 0:
         return []
-    ordered = sorted((float(p) for p in probabilities), reverse=True)
-    top1 = ordered[0]
-    margin = top1 - (ordered[1] if len(ordered) > 1 else 0.0)
+    top1, margin = top_two(probabilities)
     reasons = []
     if top1 < thresholds.min_confidence:
         reasons.append(f"confidence {top1:.0%}")
     if margin < thresholds.min_margin:
         reasons.append(f"margin {margin:.0%}")
+    if BLAST in classes:
+        index = list(classes).index(BLAST)
+        blast = float(probabilities[index])
+        if blast >= max(probabilities):
+            reasons.append(BLAST_REASON)
+        elif blast >= thresholds.blast_probability:
+            reasons.append(f"{BLAST_REASON} {blast:.0%}")
+    if unfamiliar:
+        reasons.append(UNFAMILIAR)
     reasons.extend(problems)
+    if not reasons and in_verification_sample(sample_key, thresholds.verification_share):
+        reasons.append(VERIFICATION)
     return reasons
+
+
+def cell_reasons(result: ImageResult, thresholds: ReviewThresholds | None = None,
+                 blur_threshold: float | None = None, case_id: str = "") -> list[str]:
+    """review_reasons of a result: its quality verdicts (the blur one re-decided at
+    `blur_threshold` when given), its lab-shift verdict, and the verification draw keyed by the
+    case and the cell."""
+    if not result.classified:
+        return []
+    q = result.quality
+    problems: list[str] = []
+    if q is not None:
+        problems = q.problems() if blur_threshold is None else q.problems_at(blur_threshold)
+    key = f"{case_id}\n{result.cell}" if case_id and result.cell else ""
+    return review_reasons(result.probabilities, problems, thresholds or ReviewThresholds(),
+                          result.classes, result.in_domain is False, key)

@@ -39,6 +39,10 @@ class Classifier(Protocol):
         """Decoded RGB uint8 images -> N x K calibrated probabilities (float32)."""
         ...
 
+    def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """N x K logits before the temperature (evaluation, calibration)."""
+        ...
+
     def predict_pooled(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """N x K calibrated probabilities and the N x D pooled backbone features."""
         ...

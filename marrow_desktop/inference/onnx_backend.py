@@ -9,12 +9,12 @@ import numpy as np
 import onnxruntime as ort
 
 from marrow_desktop.core.cam import class_activation_map
-from marrow_desktop.core.domain import load_model_domain
+from marrow_desktop.core.domain import colour_features, load_model_domain
 from marrow_desktop.core.errors import ModelFileError
-from marrow_desktop.core.head import LinearHead
+from marrow_desktop.core.head import LabHeads
 from marrow_desktop.core.metrics import softmax
 from marrow_desktop.core.model_spec import ModelSpec
-from marrow_desktop.core.preprocess import preprocess
+from marrow_desktop.core.preprocess import normalize, resize_to_input
 from marrow_desktop.inference.classifier import Explanation
 
 OUTPUTS = ("logits", "features", "classifier_weight")
@@ -65,11 +65,11 @@ class OnnxClassifier:
                 f"{path}: model has {logits.shape[1]} outputs, metadata lists "
                 f"{spec.num_classes} classes"
             )
-        self.head: LinearHead | None = None
-        if "head" in spec.files:
-            self.head = LinearHead.load(spec.weight_file("head", verify=verify), spec.num_classes,
-                                        weight.shape[1])
-        self.fc_weight = self.head.weight if self.head else np.asarray(weight, np.float32)
+        self.fc_weight = np.asarray(weight, np.float32)
+        self.heads: LabHeads | None = None
+        if "head" in spec.files:  # an adapted model: a head per lab, cells routed to labs
+            self.heads = LabHeads.load(spec.weight_file("head", verify=verify),
+                                       spec.num_classes, self.fc_weight.shape[1])
         self.domain, self.domain_error = load_model_domain(spec)
 
     @property
@@ -81,37 +81,47 @@ class OnnxClassifier:
         wanted = list(OUTPUTS[:2]) if with_features else [OUTPUTS[0]]
         return tuple(self.session.run(wanted, {self.input_name: batch}))
 
-    def _logits(self, batch: np.ndarray, pooled: bool) -> tuple[np.ndarray, np.ndarray | None,
-                                                                np.ndarray | None]:
-        """Logits (of the refitted head where the model has one), and with pooled=True the
-        pooled features and the feature map."""
-        if self.head is None and not pooled:
-            return self.run(batch)[0], None, None
+    def _forward(self, images: Sequence[np.ndarray], pooled: bool,
+                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Logits (through the routed lab heads of an adapted model), and when asked the pooled
+        features, the feature map and the images' colours (core.domain)."""
+        spec = self.spec
+        resized = [resize_to_input(img, spec.input_size, spec.interpolation) for img in images]
+        batch = normalize(np.stack(resized), spec.mean, spec.std)
+        if self.heads is None and not pooled:
+            return self.run(batch)[0], None, None, None
         logits, features = self.run(batch, with_features=True)
         mean = features.mean(axis=(2, 3), dtype=np.float32)
-        if self.head is not None:
-            logits = self.head.logits(mean)
-        return logits, mean, features
+        colours = colour_features(resized)
+        if self.heads is not None:
+            logits = self.heads.logits(mean, colours)
+        return logits, mean, features, colours
+
+    def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Logits before the temperature."""
+        return self._forward(images, pooled=False)[0]
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         if not len(images):
             return np.zeros((0, self.spec.num_classes), np.float32)
-        logits, _, _ = self._logits(preprocess(images, self.spec), pooled=False)
-        return softmax(logits, self.spec.temperature)
+        return softmax(self.logits(images), self.spec.temperature)
 
     def predict_pooled(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if not len(images):
             return (np.zeros((0, self.spec.num_classes), np.float32),
                     np.zeros((0, self.fc_weight.shape[1]), np.float32))
-        logits, pooled, _ = self._logits(preprocess(images, self.spec), pooled=True)
+        logits, pooled, _, _ = self._forward(images, pooled=True)
         assert pooled is not None
         return softmax(logits, self.spec.temperature), pooled
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
-        logits, _, features = self._logits(preprocess([image], self.spec), pooled=True)
-        assert features is not None
+        logits, pooled, features, colours = self._forward([image], pooled=True)
+        assert features is not None and pooled is not None and colours is not None
         probs = softmax(logits, self.spec.temperature)[0]
+        weight = self.fc_weight
+        if self.heads is not None:
+            weight = self.heads.weight_for(int(self.heads.routes(pooled, colours)[0]))
         index = int(np.argmax(probs)) if class_index is None else int(class_index)
         size = (self.spec.input_size, self.spec.input_size)
-        cam = class_activation_map(features[0], self.fc_weight, index, size)
+        cam = class_activation_map(features[0], weight, index, size)
         return Explanation(probs, index, cam)

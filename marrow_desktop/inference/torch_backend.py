@@ -7,12 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from marrow_desktop.core.domain import load_model_domain
+from marrow_desktop.core.domain import colour_features, load_model_domain
 from marrow_desktop.core.errors import ModelFileError
-from marrow_desktop.core.head import LinearHead
+from marrow_desktop.core.head import LabHeads
 from marrow_desktop.core.metrics import softmax
 from marrow_desktop.core.model_spec import ModelSpec
-from marrow_desktop.core.preprocess import preprocess
+from marrow_desktop.core.preprocess import preprocess, resize_to_input
 from marrow_desktop.inference.classifier import Explanation
 from marrow_desktop.inference.torch_model import create_model, load_weights
 
@@ -37,13 +37,10 @@ class TorchClassifier:
         self.device = torch.device(device)
         model = create_model(spec.architecture, spec.num_classes)
         load_weights(model, spec.weight_file("torch", verify=verify))
-        if "head" in spec.files:  # a head refitted to a lab's cells replaces the linear layer
-            fc = model.get_classifier()
-            head = LinearHead.load(spec.weight_file("head", verify=verify), spec.num_classes,
-                                   fc.weight.shape[1])
-            with torch.no_grad():
-                fc.weight.copy_(torch.from_numpy(head.weight))
-                fc.bias.copy_(torch.from_numpy(head.bias))
+        self.heads: LabHeads | None = None
+        if "head" in spec.files:  # an adapted model: a head per lab, cells routed to labs
+            self.heads = LabHeads.load(spec.weight_file("head", verify=verify), spec.num_classes,
+                                       model.get_classifier().weight.shape[1])
         self.model = model.to(self.device).eval()
         self.domain, self.domain_error = load_model_domain(spec)
 
@@ -56,8 +53,25 @@ class TorchClassifier:
     def _tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(preprocess(images, self.spec)).to(self.device)
 
+    def _colours(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        s = self.spec
+        return colour_features([resize_to_input(i, s.input_size, s.interpolation) for i in images])
+
+    @torch.inference_mode()
+    def _pooled(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (routed lab heads for an adapted model) and pooled features."""
+        features = self.model.forward_features(self._tensor(images))
+        pooled = self.model.forward_head(features, pre_logits=True)
+        if self.heads is not None:
+            flat = pooled.float().cpu().numpy()
+            return self.heads.logits(flat, self._colours(images)), flat
+        logits = self.model.get_classifier()(pooled)
+        return logits.float().cpu().numpy(), pooled.float().cpu().numpy()
+
     @torch.inference_mode()
     def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        if self.heads is not None:
+            return self._pooled(images)[0]
         return self.model(self._tensor(images)).float().cpu().numpy()
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -65,17 +79,13 @@ class TorchClassifier:
             return np.zeros((0, self.spec.num_classes), np.float32)
         return softmax(self.logits(images), self.spec.temperature)
 
-    @torch.inference_mode()
     def predict_pooled(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if not len(images):
             width = self.model.get_classifier().weight.shape[1]
             return (np.zeros((0, self.spec.num_classes), np.float32),
                     np.zeros((0, width), np.float32))
-        features = self.model.forward_features(self._tensor(images))
-        pooled = self.model.forward_head(features, pre_logits=True)
-        logits = self.model.get_classifier()(pooled)
-        return (softmax(logits.float().cpu().numpy(), self.spec.temperature),
-                pooled.float().cpu().numpy())
+        logits, pooled = self._pooled(images)
+        return softmax(logits, self.spec.temperature), pooled
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
         from pytorch_grad_cam import GradCAM
@@ -83,6 +93,13 @@ class TorchClassifier:
 
         probs = self.predict([image])[0]
         index = int(np.argmax(probs)) if class_index is None else int(class_index)
+        if self.heads is not None:  # the routed lab's head in the linear layer for this map
+            _, pooled = self._pooled([image])
+            lab = int(self.heads.routes(pooled, self._colours([image]))[0])
+            fc = self.model.get_classifier()
+            with torch.no_grad():
+                fc.weight.copy_(torch.from_numpy(self.heads.weight[lab]).to(fc.weight))
+                fc.bias.copy_(torch.from_numpy(self.heads.bias[lab]).to(fc.bias))
         # a GradCAM per call, as a context manager: its hooks are removed on exit (a cached
         # one kept copying the activations of every later predict() batch)
         with GradCAM(model=self.model, target_layers=[cam_target_layer(self.model)]) as grad_cam:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from marrow_desktop.core.errors import ImageLoadError, MarrowError
+from marrow_desktop.core.errors import ImageLoadError
 from marrow_desktop.core.metrics import (
     ClassReport,
     class_report,
@@ -26,7 +26,6 @@ from marrow_desktop.core.metrics import (
     softmax,
 )
 from marrow_desktop.core.model_spec import ModelSpec
-from marrow_desktop.core.preprocess import preprocess
 from marrow_desktop.core.selective import query, selective_table
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.inference.classifier import Classifier
@@ -143,12 +142,12 @@ def load_eval_dataset(datasets: str | Path | Sequence[str | Path] | None,
 
 def _from_split(paths: list[str], split: Path, subset: str,
                 maps: dict[str, list[MapRule]] | None) -> tuple[Dataset, str]:
-    rows = [r for r in read_split(split) if r.in_subset(subset)]
+    all_rows = read_split(split)
+    halves_missing = subset in ("tune", "report") and not any(r.half for r in all_rows)
+    wanted = "val" if halves_missing else subset  # an older split.csv: halve its val blocks
+    rows = [r for r in all_rows if r.in_subset(wanted)]
     if not rows:
         raise DatasetError(f"{split}: no '{subset}' images listed")
-    if subset in ("tune", "report") and not any(r.half for r in rows):
-        raise DatasetError(f"{split}: this run's split has no tune/report halves (made before "
-                           "they existed); use --subset val")
     if not paths:
         from marrow_desktop.training.config import TrainConfig
 
@@ -179,6 +178,10 @@ def _from_split(paths: list[str], split: Path, subset: str,
             samples.append(replace(sample, origin=sample.origin or row.dataset))
     where = ", ".join(paths) or "the run's data"
     warnings = list(full.warnings)
+    if halves_missing:
+        part = Dataset(full.classes, samples, full.root)
+        tune, report = split_halves(part, range(len(samples)))
+        samples = [samples[i] for i in (tune if subset == "tune" else report)]
     if missing:
         if not samples:
             raise DatasetError(f"{where}: none of the {len(rows)} '{subset}' images of {split} "
@@ -207,14 +210,8 @@ def class_mapping(dataset: Dataset, spec: ModelSpec) -> np.ndarray:
 
 
 def classifier_logits(classifier: Classifier, images: Sequence[np.ndarray]) -> np.ndarray:
-    """Raw logits (temperature 1) from either backend, without changing the Classifier protocol."""
-    logits = getattr(classifier, "logits", None)
-    if callable(logits):
-        return np.asarray(logits(images), dtype=np.float32)
-    run = getattr(classifier, "run", None)
-    if callable(run):
-        return np.asarray(run(preprocess(images, classifier.spec))[0], dtype=np.float32)
-    raise MarrowError(f"the {classifier.backend} backend cannot return logits")
+    """Logits before the temperature, from either backend."""
+    return np.asarray(classifier.logits(images), dtype=np.float32)
 
 
 def dihedral(rgb: np.ndarray) -> list[np.ndarray]:
@@ -523,8 +520,10 @@ def evaluate(model: str | Path, dataset: str | Path | Sequence[str] | None, out:
              backend: str = "auto", tta: bool = False, fit: bool = False,
              threads: int | None = None, batch_size: int = 32, val_fraction: float = 0.1,
              show_progress: bool = True, maps: dict[str, list[MapRule]] | None = None,
-             ) -> Evaluation:
-    """Evaluate `model` and write the report to `out`; with `fit`, also fit and store T."""
+             domain_stats: bool = False) -> Evaluation:
+    """Evaluate `model` and write the report to `out`; with `fit`, also fit and store T; with
+    `domain_stats`, first give the model its lab-shift statistics (training images of the
+    split or data set; threshold on the tune half of the validation blocks)."""
     from marrow_desktop.core.model_spec import load_model_spec
     from marrow_desktop.inference.loader import load_classifier
     from marrow_desktop.training.calibration import check_can_store, store_temperature
@@ -537,6 +536,15 @@ def evaluate(model: str | Path, dataset: str | Path | Sequence[str] | None, out:
     if backend == "auto" and not spec.has_weights("onnx"):
         backend = "torch"  # a training checkpoint: PyTorch weights only
     classifier = load_classifier(model, backend=backend, threads=threads)
+    if domain_stats:
+        from marrow_desktop.training.domain_stats import attach_domain, compute_domain
+
+        train, train_desc = load_eval_dataset(dataset, split, "train", val_fraction, maps)
+        tune, _ = load_eval_dataset(dataset, split, "tune", val_fraction, maps)
+        stats = compute_domain(classifier, train.samples, train.classes, tune.samples,
+                               tune.classes, train_desc, show_progress)
+        spec = attach_domain(spec, stats)
+        classifier = load_classifier(spec.path, backend=backend, threads=threads)
     logits, kept, skipped = collect_logits(classifier, data.samples, tta, batch_size,
                                            show_progress)
     y = mapping[[data.samples[i].label for i in kept]]

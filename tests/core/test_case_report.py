@@ -143,10 +143,11 @@ def test_page_numbers_equal_the_csv(tmp_path: Path) -> None:
     assert page.cells[("NIF", "final-percent")]["text"] == "not counted"
     assert int(page.ids["target"]["data-value"]) == 200
     # review queue: CSV flags = page count; unreviewed = flagged without a reviewer's label
+    # (3 uncertain or poor-quality cells + the 7 predicted blasts, one of them excluded)
     flagged = [r for r in rows if r["needs_review"] == "1"]
-    assert int(page.ids["needs-review"]["data-value"]) == len(flagged) == 3
+    assert int(page.ids["needs-review"]["data-value"]) == len(flagged) == 10
     assert int(page.ids["unreviewed"]["data-value"]) == sum(1 for r in flagged
-                                                             if not r["reviewed_class"]) == 3
+                                                             if not r["reviewed_class"]) == 9
     assert int(page.ids["reviewed-cells"]["data-value"]) == 5
     assert "<svg" in html_path.read_text(encoding="utf-8")
 
@@ -178,7 +179,8 @@ def test_csv_cells(tmp_path: Path) -> None:
     assert rows["lyt_unsure.jpg"]["review_reasons"] == "confidence 55%; margin 8%"
     assert rows["pmo1.jpg"]["review_reasons"] == "blurry; too dark; no stain; grayscale"
     assert rows["broken.jpg"]["status"] == "error" and rows["broken.jpg"]["final_class"] == ""
-    assert rows["bla0.jpg"]["needs_review"] == "0" and rows["bla0.jpg"]["review_reasons"] == ""
+    assert rows["bla0.jpg"]["needs_review"] == "1" and rows["bla0.jpg"]["review_reasons"] == "blast"
+    assert rows["lyt0.jpg"]["needs_review"] == "0" and rows["lyt0.jpg"]["review_reasons"] == ""
     assert list(rows["bla0.jpg"])[-1] == "model_sha256"
 
 
@@ -276,3 +278,24 @@ def test_rewrite_replaces_files_atomically(tmp_path: Path) -> None:
     assert page.ids["target"]["data-value"] == "500"
     if os.name == "posix":  # readable by others like any file the user writes, not 0600
         assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
+
+
+def test_blast_rule_and_verification_sample() -> None:
+    """Every predicted blast is queued, and any cell whose blast probability reaches the
+    threshold; a stable random share of the other confident cells is drawn for checking."""
+    from marrow_desktop.core.review import VERIFICATION, cell_reasons
+
+    t = ReviewThresholds(blast_probability=0.3, verification_share=0.0)
+    hidden = _result("mon_hidden.jpg", "MON", confidence=0.62, second="BLA", second_p=0.33)
+    assert cell_reasons(hidden, ReviewThresholds(0.5, 0.2, 0.3, 0.0)) == ["blast 33%"]
+    assert cell_reasons(_result("b.jpg", "BLA", confidence=0.99), t) == ["blast"]
+    assert cell_reasons(_result("l.jpg", "LYT", confidence=0.99), t) == []
+    confident = [_result(f"lyt{i}.jpg", "LYT", confidence=0.99) for i in range(2000)]
+    share = ReviewThresholds(verification_share=0.05)
+    drawn = [r for r in confident if cell_reasons(r, share, case_id=CASE) == [VERIFICATION]]
+    assert 70 <= len(drawn) <= 130  # ~5% of 2000
+    again = [r for r in confident if cell_reasons(r, share, case_id=CASE) == [VERIFICATION]]
+    assert [r.path for r in drawn] == [r.path for r in again]  # the same cells every time
+    other_case = [r for r in confident if cell_reasons(r, share, case_id="/other")]
+    assert {r.path for r in other_case} != {r.path for r in drawn}
+    assert not any(cell_reasons(r, share) for r in confident)  # no case: no draw

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from marrow_desktop.core.defaults import BLUR_THRESHOLD as DEFAULT_BLUR_THRESHOLD
 from marrow_desktop.core.paths import default_store_path
-
-#: Shown in --help; tests hold it equal to core.quality.QualityThresholds().blur_threshold.
-DEFAULT_BLUR_THRESHOLD = 8.0
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,9 +32,9 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """--model, --backend and --threads: which model runs where."""
-    p.add_argument("--model", metavar="FILE",
-                   help="model metadata (.json) or weights (.onnx/.safetensors); default: the "
-                   "bundled model ($MARROW_MODELS_DIR overrides its folder)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="a model's name (see `marrow models`) or its metadata (.json) or weights "
+                   "(.onnx/.safetensors); default: the bundled model")
     p.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
                    help="auto: PyTorch on a CUDA GPU when available, else ONNX Runtime on the CPU")
     p.add_argument("--threads", type=_positive_int, metavar="N",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from collections import Counter
@@ -24,6 +25,8 @@ from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.paths import default_store_path
 from marrow_desktop.core.quality import QualityThresholds, blurriest_fraction
 from marrow_desktop.core.report import ReportWriter, unsafe_cell
+from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.review import Review, cell_reasons
 from marrow_desktop.core.store import ResultStore, StoreError
 
 if TYPE_CHECKING:
@@ -48,15 +51,43 @@ def open_store(args: argparse.Namespace) -> ResultStore | None:
 
 
 def load_model(args: argparse.Namespace) -> Classifier:
-    """The model of --model (default: the bundled one) on --backend with --threads."""
+    """The model of --model (a name or a path; default the bundled one) on --backend with
+    --threads."""
     from marrow_desktop.core.errors import ModelFileError
+    from marrow_desktop.core.model_registry import find_model
     from marrow_desktop.core.paths import default_model_path
     from marrow_desktop.inference.loader import load_classifier
 
     if args.model is None and not default_model_path().is_file():
         raise ModelFileError(f"{default_model_path()}: no bundled model here; pass --model FILE "
                              "or set MARROW_MODELS_DIR")
-    return load_classifier(args.model, backend=args.backend, threads=args.threads)
+    model = find_model(args.model) if args.model else None
+    return load_classifier(model, backend=args.backend, threads=args.threads)
+
+
+class CaseReviews:
+    """The reviews of the cases the inputs belong to (each folder argument is a case; files
+    belong to their folder's), so classify's CSV carries them as the case report does."""
+
+    def __init__(self, inputs: list[str], store: ResultStore | None) -> None:
+        from marrow_desktop.core.case_files import open_case
+
+        self._cases = []
+        for arg in inputs:
+            handle = open_case([arg], store)
+            reader = handle.reader()
+            reviews = reader.reviews(handle.case_id) if reader is not None else {}
+            root = os.path.abspath(arg if os.path.isdir(arg) else os.path.dirname(arg))
+            self._cases.append((root.rstrip(os.sep) + os.sep, handle.case_id, reviews))
+            handle.close()
+        self._cases.sort(key=lambda c: len(c[0]), reverse=True)  # innermost folder first
+
+    def of(self, result: ImageResult) -> tuple[str, Review | None]:
+        """The case id and the person's review of a result's cell."""
+        for root, case_id, reviews in self._cases:
+            if result.path.startswith(root):
+                return case_id, reviews.get(result.cell) if result.cell else None
+        return "", None
 
 
 def open_report(args: argparse.Namespace, classes: tuple[str, ...]) -> ReportWriter:
@@ -91,6 +122,7 @@ class Summary:
     classes: Counter[str] = field(default_factory=Counter)
     sharpness: list[float] = field(default_factory=list)
     first_errors: list[str] = field(default_factory=list)
+    in_domain: list[bool] = field(default_factory=list)
 
 
 def summarize(report: Path) -> Summary:
@@ -110,10 +142,27 @@ def summarize(report: Path) -> Summary:
                 out.blurry += 1
             if row.get("laplacian_var"):
                 out.sharpness.append(float(row["laplacian_var"]))
+            if row.get("in_domain") in ("0", "1"):
+                out.in_domain.append(row["in_domain"] == "1")
     return out
 
 
-def print_summary(summary: Summary, thresholds: QualityThresholds, report: Path) -> None:
+def domain_lines(summary: Summary, classifier: Predictor | None) -> list[str]:
+    """The lab-shift verdict of the report's cells (or why there is none)."""
+    from marrow_desktop.core.domain import case_verdict
+
+    if classifier is None:
+        return []
+    stats = getattr(classifier, "domain", None)
+    if stats is None:
+        return [f"note: {getattr(classifier, 'domain_error', 'no lab-shift check')}"]
+    verdict = case_verdict(summary.in_domain, stats.false_alarm)
+    text = verdict.text()
+    return [f"WARNING: {text}" if verdict.flagged else f"lab-shift check: {text}"]
+
+
+def print_summary(summary: Summary, thresholds: QualityThresholds, report: Path,
+                  classifier: Predictor | None = None) -> None:
     lines = [f"{summary.images:,} images in {report}: {summary.images - summary.errors:,} ok, "
              f"{summary.errors:,} errors"]
     if summary.classes:
@@ -128,6 +177,7 @@ def print_summary(summary: Summary, thresholds: QualityThresholds, report: Path)
             lines.append(f"blurriest {thresholds.blur_rank_fraction:.0%} of these images "
                          f"(the original project's ranking): {int(flags.sum()):,}, Laplacian "
                          f"variance <= {values[flags].max():.2f}")
+    lines += domain_lines(summary, classifier)
     lines += [f"  error: {e}" for e in summary.first_errors]
     print("\n".join(lines))
 
@@ -148,6 +198,7 @@ def run_streaming(
     done = 0
     try:
         store = open_store(args)
+        cases = CaseReviews(list(args.paths), store) if classifier is not None else None
         todo, count = discover(args, writer.done)
         if not count and not writer.done:
             raise MarrowError("no images found in " + ", ".join(map(str, args.paths)))
@@ -162,7 +213,11 @@ def run_streaming(
                   dynamic_ncols=True, mininterval=0.5, smoothing=0.1) as bar:
             try:
                 for result in results:
-                    writer.write(result)
+                    if cases is not None:
+                        case_id, review = cases.of(result)
+                        writer.write(result, review, cell_reasons(result, case_id=case_id))
+                    else:
+                        writer.write(result)
                     done += 1
                     bar.update()
             finally:
@@ -179,5 +234,9 @@ def run_streaming(
     if done:
         print(f"{done:,} images processed in {elapsed:.1f} s ({done / elapsed:.1f} images/s)",
               file=sys.stderr)
-    print_summary(summarize(writer.path), thresholds, writer.path)
+    summary = summarize(writer.path)
+    print_summary(summary, thresholds, writer.path, classifier)
+    if summary.images and summary.errors == summary.images:
+        print("error: no image could be processed", file=sys.stderr)
+        return 1
     return 0

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, replace
 import cv2
 import numpy as np
 
+from marrow_desktop.core.defaults import BLUR_THRESHOLD as DEFAULT_BLUR_THRESHOLD
+
 SHARPNESS_SIZE = 256
-#: Laplacian variance at 256 px below which an image is blurry (the default of every caller).
-DEFAULT_BLUR_THRESHOLD = 8.0
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from marrow_desktop.core import defaults
+
 if TYPE_CHECKING:
     from marrow_desktop.core.results import ImageResult
 
@@ -66,10 +68,10 @@ def current_user() -> str:
 class ReviewThresholds:
     """What puts a classified cell in the review queue ("needs review"), see cell_reasons."""
 
-    min_confidence: float = 0.7  # calibrated top-class probability below this
-    min_margin: float = 0.2  # top-1 minus top-2 probability below this
-    blast_probability: float = 0.3  # a blast probability at or above this (BLA models only)
-    verification_share: float = 0.05  # random share of the other cells, checked by a person
+    min_confidence: float = defaults.MIN_CONFIDENCE  # calibrated top-class probability below
+    min_margin: float = defaults.MIN_MARGIN  # top-1 minus top-2 probability below this
+    blast_probability: float = defaults.BLAST_PROBABILITY  # blast probability at or above
+    verification_share: float = defaults.VERIFICATION_SHARE  # random share of the other cells
 
 
 #: Reason texts that are not a number (the queue's filter and the report group by them).

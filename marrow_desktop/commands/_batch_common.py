@@ -154,6 +154,8 @@ def domain_lines(summary: Summary, classifier: Predictor | None) -> list[str]:
     if classifier is None:
         return []
     stats = getattr(classifier, "domain", None)
+    if stats is not None and not summary.in_domain:
+        return []
     if stats is None:
         return [f"note: {getattr(classifier, 'domain_error', 'no lab-shift check')}"]
     verdict = case_verdict(summary.in_domain, stats.false_alarm)

@@ -129,7 +129,7 @@ def quantize_model(spec: ModelSpec, out: str | Path, calibration: Sequence[Sampl
             calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=head,
             extra_options={"CalibStridedMinMax": 1},
         )
-    draft = spec.with_updates(files={"onnx": out.name}, sha256={},
+    draft = spec.with_updates(files={"onnx": out.name}, sha256={"onnx": sha256_file(out)},
                               path=out.with_suffix(".json"))
     accuracies = []
     for model in (spec, draft):

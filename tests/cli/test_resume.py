@@ -12,24 +12,28 @@ import pytest
 from marrow_desktop.inference.onnx_backend import OnnxClassifier
 from tests.cli.helpers import by_name, marrow, read_report
 
-_REAL_PREDICT = OnnxClassifier.predict
+_REAL = {"predict": OnnxClassifier.predict, "predict_pooled": OnnxClassifier.predict_pooled}
 
 
 class Counter:
-    """Wraps OnnxClassifier.predict: counts images, raises Ctrl-C once `stop_after` were seen."""
+    """Wraps OnnxClassifier.predict(_pooled): counts images, raises Ctrl-C once `stop_after`
+    were seen (a batch run with the lab-shift check calls predict_pooled)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, stop_after: int | None = None) -> None:
         self.images = 0
         self.stop_after = stop_after
         counter = self
 
-        def predict(clf: OnnxClassifier, images: Sequence[np.ndarray]) -> np.ndarray:
-            if counter.stop_after is not None and counter.images >= counter.stop_after:
-                raise KeyboardInterrupt
-            counter.images += len(images)
-            return _REAL_PREDICT(clf, images)
+        def wrap(name: str):
+            def method(clf: OnnxClassifier, images: Sequence[np.ndarray]):
+                if counter.stop_after is not None and counter.images >= counter.stop_after:
+                    raise KeyboardInterrupt
+                counter.images += len(images)
+                return _REAL[name](clf, images)
+            return method
 
-        monkeypatch.setattr(OnnxClassifier, "predict", predict)
+        for name in _REAL:
+            monkeypatch.setattr(OnnxClassifier, name, wrap(name))
 
 
 @pytest.fixture()

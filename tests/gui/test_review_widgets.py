@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QDialog
 from marrow_desktop.core import audit
 from marrow_desktop.core.differential import differential
 from marrow_desktop.core.results import ImageResult
-from marrow_desktop.core.review import EXCLUDED
+from marrow_desktop.core.review import EXCLUDED, Review
+from marrow_desktop.core.store import CaseInfo
 from marrow_desktop.core.taxonomy import BONE_MARROW_CLASSES, SHIPPED_CLASSES
 from marrow_desktop.gui.thumbnails import ThumbnailLoader
 from marrow_desktop.gui.widgets.audit_dialog import AuditDialog
@@ -195,7 +196,10 @@ def _trail() -> list[audit.AuditEntry]:
 
 def test_audit_dialog_rows_and_status(qtbot):
     entries = _trail()
-    good = audit.verify(entries, entries[-1].row_hash, 3, {"aa": "BLA", "bb": EXCLUDED}, True)
+    at = [e.at for e in entries]
+    case = CaseInfo("/case", at[0], entries[-1].row_hash, 3, "anna", at[2], "done")
+    reviews = {"aa": Review("BLA", "anna", at[0]), "bb": Review(EXCLUDED, "anna", at[1])}
+    good = audit.verify(entries, case, reviews)
     dialog = AuditDialog(entries, good)
     qtbot.addWidget(dialog)
     assert dialog.table.rowCount() == 3
@@ -206,7 +210,7 @@ def test_audit_dialog_rows_and_status(qtbot):
     assert "intact" in dialog.status.text() and "#15803d" in dialog.status.styleSheet()
     assert dialog.as_tsv().count("\n") == 4
 
-    broken = audit.verify(entries[:2], entries[-1].row_hash, 3, {"aa": "BLA"}, True)
+    broken = audit.verify(entries[:2], case, {"aa": reviews["aa"]})
     assert not broken.ok
     dialog = AuditDialog(entries, broken, cell="/case/LYT_2.jpg")
     qtbot.addWidget(dialog)

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import os
 import threading
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -60,8 +59,12 @@ def fingerprint(paths: Iterable[str | Path], folder: str | Path) -> str:
                           ).hexdigest() if items else ""
 
 
-def new_case_id() -> str:
-    return f"case-{uuid.uuid4().hex}"
+def new_case_id(folder: str) -> str:
+    """The id a case gets when its case file is made: from the folder's path, so that it is the
+    same every time the folder is opened until then (the verification sample is drawn by it);
+    stored in the case file from then on, wherever the folder goes."""
+    digest = hashlib.sha256(os.path.normcase(folder).encode("utf-8", "surrogateescape"))
+    return f"case-{digest.hexdigest()[:32]}"
 
 
 class CaseHandle:
@@ -155,7 +158,7 @@ def open_case(sources: Iterable[str], user_store: ResultStore | None,
             user_store.note_case(found.case_id, folder=folder, fingerprint=prints)
         return CaseHandle(folder, user_store, found.case_id, None)
     if writable:
-        return CaseHandle(folder, user_store, new_case_id(), case_path)
+        return CaseHandle(folder, user_store, new_case_id(folder), case_path)
     # a read-only folder: the user's store, keyed by the folder's path as before
     handle = CaseHandle(folder, user_store, path_key, None)
     if user_store is not None and prints:

@@ -381,7 +381,7 @@ class MainWindow(QMainWindow):
             self.reviews.update_ui()
             return
         probs = item.result.probabilities if item.classified else None
-        self.classification.show_known(item.name, probs, item.error)
+        self.classification.show_known(item.name, probs, item.error, item.reasons)
         self.reviews.update_ui()
 
     def _analyze_current(self) -> None:
@@ -396,8 +396,10 @@ class MainWindow(QMainWindow):
         self.model.set_reviews(self.reviews.not_changed_since({analysis.path: analysis.review},
                                                               analysis.started))
         name = os.path.basename(analysis.path)
+        item = self.model.item_for(analysis.path)
         self.classification.set_analysis(name, analysis.display, analysis.probabilities,
-                                         analysis.cam, analysis.class_index)
+                                         analysis.cam, analysis.class_index,
+                                         item.reasons if item is not None else ())
         self.inspector.set_image(analysis.display, analysis.quality)
         self.reviews.update_ui()
         self._distribution_timer.start()
@@ -565,10 +567,8 @@ class MainWindow(QMainWindow):
     def _apply_preferences(self) -> None:
         prefs = self.settings.preferences()
         review = self.settings.review_thresholds()
-        self.browser.set_thresholds(review, prefs.blur_threshold)
-        self.gallery.set_thresholds(review, prefs.blur_threshold)
+        self.model.set_thresholds(review, prefs.blur_threshold)
         self.inspector.set_thresholds(self.settings.thresholds())
-        self.classification.review_thresholds = review
         self.reviews.schedule_refresh()
         self._refresh_distribution()
 

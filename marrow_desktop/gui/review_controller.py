@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from marrow_desktop.core.case_report import selective_sentence
-from marrow_desktop.core.differential import Differential, differential
+from marrow_desktop.core.differential import Differential
 from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
 from marrow_desktop.gui.widgets.audit_dialog import AuditDialog
 from marrow_desktop.gui.widgets.class_picker import ClassPicker
@@ -198,9 +198,9 @@ class ReviewController(QObject):
 
     def current_differential(self) -> Differential:
         w = self.w
-        classes = w.session.spec.classes if w.session.spec is not None else ()
-        cells = [(item.predicted, item.review) for item in w.model.items()]
-        return differential(cells, classes, w.differential.target())
+        case = w.model.case
+        case.set_model(w.session.spec.classes if w.session.spec is not None else ())
+        return case.differential(w.differential.target())
 
     def refresh_counts(self) -> None:
         """Differential, queue counts and the accuracy above the thresholds."""

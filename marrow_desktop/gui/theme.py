@@ -28,6 +28,7 @@ OTHER_BAR = "#d4d8de"
 GOOD = "#15803d"
 BAD = "#b91c1c"
 WARN = "#b45309"
+UNFAMILIAR = "#7c2d12"  # a cell unlike the model's training images (lab-shift check)
 MUTED = "#64748b"
 
 

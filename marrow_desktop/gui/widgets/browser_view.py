@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
+from marrow_desktop.core.review import EXCLUDED
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.gui.widgets.thumbnail_delegate import ThumbnailDelegate
 from marrow_desktop.gui.widgets.thumbnail_model import (
@@ -99,7 +99,7 @@ class BrowserView(QWidget):
         self.set_classes(())
 
         self.grid = ThumbnailGrid()
-        self.delegate = ThumbnailDelegate(self.grid)
+        self.delegate = ThumbnailDelegate(lambda: model.blur_threshold, self.grid)
         self.grid.setItemDelegate(self.delegate)
         self.grid.setModel(model)
 
@@ -191,10 +191,6 @@ class BrowserView(QWidget):
         self.order_button.setText("↓" if descending else "↑")
         self.model.set_sort(self.sort_box.currentData() or "name", descending)
 
-    def set_thresholds(self, review: ReviewThresholds, blur_threshold: float) -> None:
-        self.delegate.review_thresholds = review
-        self.delegate.blur_threshold = blur_threshold
-        self.model.set_thresholds(review, blur_threshold)
 
     def set_queue(self, needs: int, unreviewed: int, rule: str) -> None:
         """Show how many cells need review (and how many of them are still unreviewed)."""

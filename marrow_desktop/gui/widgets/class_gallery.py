@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
+from marrow_desktop.core.review import EXCLUDED
 from marrow_desktop.gui import theme
 from marrow_desktop.gui.widgets.browser_view import ThumbnailGrid
 from marrow_desktop.gui.widgets.class_list import ClassList, group_title
@@ -117,7 +117,7 @@ class ClassGallery(QWidget):
 
         self.title = QLabel(objectName="muted")
         self.grid = _GalleryGrid()
-        self.delegate = ThumbnailDelegate(self.grid)
+        self.delegate = ThumbnailDelegate(lambda: model.blur_threshold, self.grid)
         self.grid.setItemDelegate(self.delegate)
         self.grid.setModel(self.gallery)
         right = QWidget()
@@ -205,11 +205,6 @@ class ClassGallery(QWidget):
         """Re-group now (after items changed), keeping the selection and scroll where possible."""
         self.gallery.regroup()
 
-    def set_thresholds(self, review: ReviewThresholds, blur_threshold: float) -> None:
-        """The thresholds the cells' badges use (the shared model keeps its own)."""
-        self.delegate.review_thresholds = review
-        self.delegate.blur_threshold = blur_threshold
-        self.grid.viewport().update()
 
     # drops -----------------------------------------------------------------------------------
     def drop_paths(self, mime: QMimeData, code: str) -> bool:

@@ -3,12 +3,13 @@ target class, all class probabilities, the model in use, and the review controls
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from marrow_desktop.core.model_spec import ModelSpec
-from marrow_desktop.core.review import ReviewThresholds, review_reasons
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.gui import theme
 from marrow_desktop.gui.widgets.cam_view import CamView
@@ -24,8 +25,8 @@ class ClassificationPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.spec: ModelSpec | None = None
-        self.review_thresholds = ReviewThresholds()
         self._probs: np.ndarray | None = None
+        self._reasons: tuple[str, ...] = ()
         self._cam_index = -1
 
         self.chip = QLabel(objectName="chip")
@@ -134,9 +135,12 @@ class ClassificationPanel(QWidget):
         self.review.set_state("", "", False)
         self._fill_targets()
 
-    def show_known(self, name: str, probabilities: np.ndarray | None, error: str = "") -> None:
-        """A new image was selected: show what is already known while its CAM is computed."""
+    def show_known(self, name: str, probabilities: np.ndarray | None, error: str = "",
+                   reasons: Sequence[str] = ()) -> None:
+        """A new image was selected: show what is already known while its CAM is computed;
+        `reasons`: why the case's review rule queues this cell (core.review)."""
         self.cam_view.set_placeholder("Loading…")
+        self._reasons = tuple(reasons)
         self._show_probabilities(probabilities)
         if error:
             self.class_name.setText("Cannot read this image")
@@ -145,7 +149,9 @@ class ClassificationPanel(QWidget):
             self.detail.setText(name)
 
     def set_analysis(self, name: str, display: np.ndarray, probabilities: np.ndarray | None,
-                     cam: np.ndarray | None, class_index: int) -> None:
+                     cam: np.ndarray | None, class_index: int,
+                     reasons: Sequence[str] = ()) -> None:
+        self._reasons = tuple(reasons)
         self._show_probabilities(probabilities)
         if probabilities is None:
             message = "No model loaded: quality checks only." if self.spec is None else ""
@@ -188,7 +194,7 @@ class ClassificationPanel(QWidget):
         self.chip.setVisible(True)
         self.class_name.setText(self.spec.class_names[order[0]] or full_name(code))
         self.confidence.setText(f"{conf:.1%}")
-        reasons = review_reasons(self._probs, [], self.review_thresholds)
+        reasons = self._reasons
         low = bool(reasons)
         self.confidence.setStyleSheet(f"color: {theme.WARN};" if low else "")
         runner = ""

@@ -1,6 +1,6 @@
 """The class gallery's list model: the cells of one class, least certain first, draggable.
 
-It groups the ImageItems of the shared ThumbnailModel by their effective class (the reviewed
+It groups the Cells of the shared ThumbnailModel by their effective class (the reviewed
 class where there is one, else the predicted one) and shows one group. Re-grouping follows the
 shared model's changes, debounced, so a running batch does not re-sort on every chunk.
 """
@@ -22,11 +22,8 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from marrow_desktop.gui.widgets.thumbnail_model import (
-    UNCLASSIFIED,
-    ImageItem,
-    ThumbnailModel,
-)
+from marrow_desktop.core.case import Cell
+from marrow_desktop.gui.widgets.thumbnail_model import UNCLASSIFIED, ThumbnailModel
 
 PATHS_MIME = "application/x-marrow-paths"
 REGROUP_DELAY_MS = 400
@@ -46,21 +43,18 @@ def decode_paths(mime: QMimeData | None) -> list[str]:
     return [p for p in text.split("\n") if p]
 
 
-def group_of(item: ImageItem) -> str:
+def group_of(item: Cell) -> str:
     """The gallery group of a cell: its class code, EXCLUDED, or UNCLASSIFIED."""
     return item.effective_class or UNCLASSIFIED
 
 
-def shown_confidence(item: ImageItem) -> float:
+def shown_confidence(item: Cell) -> float:
     """The model's probability for the class the cell is shown under (nan when unknown)."""
     code = item.effective_class
-    if item.review and code != item.predicted and item.result is not None \
-            and item.result.probabilities is not None and code in item.result.classes:
-        return float(item.result.probabilities[item.result.classes.index(code)])
-    return item.confidence
+    return item.probability(code) if item.review and code != item.predicted else item.confidence
 
 
-def _sort_key(item: ImageItem) -> tuple[bool, float, int]:
+def _sort_key(item: Cell) -> tuple[bool, float, int]:
     conf = shown_confidence(item)
     missing = math.isnan(conf)
     return missing, (0.0 if missing else conf), item.order
@@ -75,8 +69,8 @@ class GalleryModel(QAbstractListModel):
         super().__init__(parent)
         self.source = source
         self._code = ""
-        self._groups: dict[str, list[ImageItem]] = {}
-        self._rows: list[ImageItem] = []
+        self._groups: dict[str, list[Cell]] = {}
+        self._rows: list[Cell] = []
         self._row_of: dict[str, int] = {}
         self._active = True
         self._dirty = False
@@ -144,7 +138,7 @@ class GalleryModel(QAbstractListModel):
         """Group every item now and show the current class again."""
         self._timer.stop()
         self._dirty = False
-        groups: dict[str, list[ImageItem]] = {}
+        groups: dict[str, list[Cell]] = {}
         for item in self.source.items():
             groups.setdefault(group_of(item), []).append(item)
         for items in groups.values():
@@ -153,7 +147,7 @@ class GalleryModel(QAbstractListModel):
         self._show(groups.get(self._code, []))
         self.regrouped.emit()
 
-    def _show(self, rows: list[ImageItem]) -> None:
+    def _show(self, rows: list[Cell]) -> None:
         if [i.path for i in rows] == [i.path for i in self._rows]:
             self._rows = rows
             if rows:
@@ -165,7 +159,7 @@ class GalleryModel(QAbstractListModel):
         self.endResetModel()
 
     # lookups ---------------------------------------------------------------------------------
-    def item(self, row: int) -> ImageItem | None:
+    def item(self, row: int) -> Cell | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
     def row_of(self, path: str) -> int:

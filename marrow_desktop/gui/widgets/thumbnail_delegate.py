@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
+from marrow_desktop.core.case import Cell
+from marrow_desktop.core.review import EXCLUDED, UNFAMILIAR
 from marrow_desktop.gui import theme
 from marrow_desktop.gui.thumbnails import THUMB_SIZE
-from marrow_desktop.gui.widgets.thumbnail_model import ImageItem, ItemRole, poor_quality
+from marrow_desktop.gui.widgets.thumbnail_model import ItemRole, poor_quality
 
 CELL = QSize(THUMB_SIZE + 22, THUMB_SIZE + 50)
 _BADGE = 17
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    """Draws cells directly (one data() call per cell), which keeps scrolling smooth."""
+    """Draws cells directly (one data() call per cell), which keeps scrolling smooth. Badges
+    follow the case's verdicts cached on each cell (core.case)."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, blur_threshold: Callable[[], float], parent=None) -> None:
         super().__init__(parent)
-        self.review_thresholds = ReviewThresholds()
-        self.blur_threshold = 8.0
+        self.blur_threshold = blur_threshold  # the case's current blur threshold
         self.badge_font = QFont()
         self.badge_font.setBold(True)
         self.badge_font.setPixelSize(11)
@@ -39,7 +42,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
-        item: ImageItem | None = index.data(ItemRole)
+        item: Cell | None = index.data(ItemRole)
         if item is None:
             return
         painter.save()
@@ -95,17 +98,20 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#ffffff"))
         painter.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
 
-    def _draw_badges(self, painter: QPainter, box: QRectF, item: ImageItem) -> None:
+    def _draw_badges(self, painter: QPainter, box: QRectF, item: Cell) -> None:
         top = box.top() + _BADGE / 2 + 2
         right = box.right() - _BADGE / 2 - 2
         x = right
         if item.error:
             self._badge(painter, QPointF(x, top), theme.BAD, "×")
             x -= _BADGE + 2
-        if poor_quality(item.quality, self.blur_threshold):
+        if poor_quality(item.quality, self.blur_threshold()):
             self._badge(painter, QPointF(x, top), theme.BAD, "!")
             x -= _BADGE + 2
-        if item.uncertain(self.review_thresholds):
+        if UNFAMILIAR in item.reasons:
+            self._badge(painter, QPointF(x, top), theme.UNFAMILIAR, "≠")
+            x -= _BADGE + 2
+        if item.needs_review and not item.review:
             self._badge(painter, QPointF(x, top), theme.WARN, "?")
         if item.review:
             bottom = box.bottom() - _BADGE / 2 - 2
@@ -113,7 +119,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
                 item.review_state, ("#7c3aed", "✎"))
             self._badge(painter, QPointF(right, bottom), color, mark)
 
-    def _draw_label(self, painter: QPainter, cell: QRectF, box: QRectF, item: ImageItem,
+    def _draw_label(self, painter: QPainter, cell: QRectF, box: QRectF, item: Cell,
                     selected: bool) -> None:
         line1 = QRectF(cell.left() + 6, box.bottom() + 5, cell.width() - 12, 18)
         code = item.effective_class
@@ -132,7 +138,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             else:
                 conf = item.confidence
                 text = f"{conf:.0%}" if conf == conf else ""
-                color = theme.WARN if item.uncertain(self.review_thresholds) else "#334155"
+                color = theme.WARN if item.needs_review and not item.review else "#334155"
             painter.setPen(QColor(color))
             painter.drawText(line1.adjusted(chip.width() + 5, 0, 0, 0),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)

@@ -1,0 +1,332 @@
+"""The case in memory: its cells, their results and reviews, the review queue, the counts and
+the differential. No Qt: the viewer's list models are thin adapters over it (napari's habit of
+pure models beside Qt containers), and `marrow report` builds its report from the same object.
+
+A cell is an image of the opened folder, or a region of one (a cell found in a smear photograph,
+core.cells). Each cell caches what hot paths need (predicted class, confidence, margin, review
+reasons); the one needs-review rule is core.review.cell_reasons. Listeners are called with a
+CaseChange after every change (on the caller's thread).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from marrow_desktop.core.cells import cell_id
+from marrow_desktop.core.defaults import BLUR_THRESHOLD
+from marrow_desktop.core.differential import Differential, differential
+from marrow_desktop.core.domain import CaseVerdict, case_verdict
+from marrow_desktop.core.quality import QualityMetrics
+from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.review import (
+    EXCLUDED,
+    Review,
+    ReviewThresholds,
+    cell_reasons,
+    final_class,
+    top_two,
+    uncertain,
+)
+
+
+@dataclass(eq=False)
+class Cell:
+    """One cell of the case, with what views sort, filter and badge by."""
+
+    path: str
+    name: str
+    order: int  # position in the folder's natural order
+    region: str = ""  # part of the image (core.cells); '' = the whole image
+    result: ImageResult | None = None
+    review: str = ""  # the person's label ('' = not reviewed)
+    reviewer: str = ""
+    reviewed_at: str = ""
+    sha256: str = ""
+    predicted: str = ""
+    confidence: float = math.nan
+    margin: float = math.nan  # top-1 minus top-2 probability
+    reasons: tuple[str, ...] = ()  # why it needs review (empty: it does not)
+
+    @property
+    def cell_id(self) -> str:
+        return cell_id(self.sha256, self.region) if self.sha256 else ""
+
+    @property
+    def classified(self) -> bool:
+        return bool(self.predicted)
+
+    @property
+    def quality(self) -> QualityMetrics | None:
+        return self.result.quality if self.result is not None else None
+
+    @property
+    def sharpness(self) -> float:
+        q = self.quality
+        return q.laplacian_var if q is not None else math.nan
+
+    @property
+    def error(self) -> str:
+        return self.result.error if self.result is not None and not self.result.ok else ""
+
+    @property
+    def in_domain(self) -> bool | None:
+        return self.result.in_domain if self.result is not None else None
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def effective_class(self) -> str:
+        """The reviewed class where there is one, else the predicted class."""
+        return final_class(self.predicted, self.review)
+
+    @property
+    def review_state(self) -> str:
+        if not self.review:
+            return "unreviewed"
+        if self.review == EXCLUDED:
+            return "excluded"
+        return "confirmed" if self.review == self.predicted else "corrected"
+
+    def uncertain(self, thresholds: ReviewThresholds) -> bool:
+        return self.classified and uncertain(self.confidence, self.margin, thresholds)
+
+    def probability(self, code: str) -> float:
+        """The model's probability of a class for this cell (nan when unknown)."""
+        r = self.result
+        if r is None or r.probabilities is None or code not in r.classes:
+            return math.nan
+        return float(r.probabilities[r.classes.index(code)])
+
+    def as_review(self) -> Review | None:
+        return Review(self.review, self.reviewer, self.reviewed_at, self.path) \
+            if self.review else None
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """What changed: 'reset' (new cells), 'added', 'results', 'reviews' or 'rules'; the cells
+    concerned (None: all)."""
+
+    kind: str
+    cells: tuple[Cell, ...] | None = None
+
+
+Listener = Callable[[CaseChange], None]
+
+
+@dataclass
+class Case:
+    """The cells of the opened case and everything derived from them."""
+
+    case_id: str = ""
+    classes: tuple[str, ...] = ()
+    thresholds: ReviewThresholds = field(default_factory=ReviewThresholds)
+    blur_threshold: float = BLUR_THRESHOLD
+    false_alarm: float = math.nan  # the model's per-image lab-shift rate (nan: no check)
+
+    def __post_init__(self) -> None:
+        self._cells: list[Cell] = []
+        self._by_path: dict[str, Cell] = {}
+        self._needs: set[int] = set()
+        self._n_classified = 0
+        self._n_reviewed = 0
+        self._listeners: list[Listener] = []
+
+    # listening -------------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _emit(self, kind: str, cells: Iterable[Cell] | None = None) -> None:
+        change = CaseChange(kind, tuple(cells) if cells is not None else None)
+        for listener in list(self._listeners):
+            listener(change)
+
+    # contents --------------------------------------------------------------------------------
+    def set_paths(self, paths: Sequence[str], case_id: str | None = None) -> None:
+        """A new list of cells (results and reviews start empty)."""
+        if case_id is not None:
+            self.case_id = case_id
+        self._cells = [Cell(p, os.path.basename(p), i) for i, p in enumerate(paths)]
+        self._by_path = {cell.path: cell for cell in self._cells}
+        self._needs, self._n_classified, self._n_reviewed = set(), 0, 0
+        self._emit("reset")
+
+    def append_paths(self, paths: Sequence[str]) -> list[Cell]:
+        """More cells of the same case (a big folder arrives in parts)."""
+        new = []
+        for path in paths:
+            if path in self._by_path:
+                continue
+            cell = Cell(path, os.path.basename(path), len(self._cells))
+            self._cells.append(cell)
+            self._by_path[path] = cell
+            new.append(cell)
+        if new:
+            self._emit("added", new)
+        return new
+
+    def set_case_id(self, case_id: str) -> None:
+        """The case's id became known (its reviews are keyed by it): recompute the reasons
+        (the verification sample is drawn by case and cell)."""
+        if case_id != self.case_id:
+            self.case_id = case_id
+            self._recompute(self._cells)
+            self._emit("rules")
+
+    def set_rules(self, thresholds: ReviewThresholds, blur_threshold: float) -> None:
+        if (thresholds, blur_threshold) != (self.thresholds, self.blur_threshold):
+            self.thresholds, self.blur_threshold = thresholds, blur_threshold
+            self._recompute(self._cells)
+            self._emit("rules")
+
+    def set_model(self, classes: Sequence[str], false_alarm: float = math.nan) -> None:
+        self.classes = tuple(classes)
+        self.false_alarm = false_alarm
+
+    def update_results(self, results: Iterable[ImageResult]) -> list[Cell]:
+        """Attach results to their cells (a quality-only result does not erase a prediction)."""
+        changed = []
+        for result in results:
+            cell = self._by_path.get(result.path)
+            if cell is None:
+                continue
+            if cell.classified and cell.result is not None and result.ok \
+                    and not result.classified:
+                if result.quality is not None:
+                    cell.result.quality = result.quality
+            else:
+                self._set_result(cell, result)
+            self._recompute([cell])
+            changed.append(cell)
+        if changed:
+            self._emit("results", changed)
+        return changed
+
+    def _set_result(self, cell: Cell, result: ImageResult | None) -> None:
+        was = cell.classified
+        cell.result = result
+        cell.predicted, cell.confidence, cell.margin = "", math.nan, math.nan
+        if result is not None:
+            if result.content_sha256:
+                cell.sha256 = result.content_sha256
+            if result.classified:
+                cell.predicted = result.predicted_class
+                cell.confidence, cell.margin = top_two(result.probabilities)  # type: ignore
+        self._n_classified += int(cell.classified) - int(was)
+
+    def set_reviews(self, reviews: Mapping[str, Review | str]) -> list[Cell]:
+        """Labels by cell path ('' clears); a Review also carries who gave it and when."""
+        changed = []
+        for path, value in reviews.items():
+            cell = self._by_path.get(path)
+            if cell is None:
+                continue
+            review = value if isinstance(value, Review) else Review(value, "", "")
+            self._n_reviewed += int(bool(review.label)) - int(bool(cell.review))
+            cell.review, cell.reviewer, cell.reviewed_at = review.label, review.reviewer, \
+                review.at
+            changed.append(cell)
+        if changed:
+            self._emit("reviews", changed)
+        return changed
+
+    def reviews_by_cell(self, reviews: Mapping[str, Review]) -> dict[str, Review]:
+        """Store reviews (by cell id) -> by path of the cells of this case that have them."""
+        return {c.path: reviews[c.cell_id] for c in self._cells if c.cell_id in reviews}
+
+    def clear_results(self) -> None:
+        """Forget every result and review (another model: the store is asked again)."""
+        for cell in self._cells:
+            self._set_result(cell, None)
+            cell.review = cell.reviewer = cell.reviewed_at = ""
+        self._n_classified = self._n_reviewed = 0
+        self._needs = set()
+        self._recompute(self._cells)
+        self._emit("results", None)
+
+    def _recompute(self, cells: Iterable[Cell]) -> None:
+        for cell in cells:
+            cell.reasons = tuple(cell_reasons(cell.result, self.thresholds, self.blur_threshold,
+                                              self.case_id)) if cell.result is not None else ()
+            if cell.reasons:
+                self._needs.add(cell.order)
+            else:
+                self._needs.discard(cell.order)
+
+    # lookups ---------------------------------------------------------------------------------
+    @property
+    def cells(self) -> list[Cell]:
+        """All cells in folder order."""
+        return self._cells
+
+    def cell(self, path: str) -> Cell | None:
+        return self._by_path.get(path)
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def paths(self) -> list[str]:
+        return [c.path for c in self._cells]
+
+    @property
+    def classified_count(self) -> int:
+        return self._n_classified
+
+    @property
+    def reviewed_count(self) -> int:
+        return self._n_reviewed
+
+    def results(self) -> list[ImageResult]:
+        """The results the cells have, in folder order."""
+        return [c.result for c in self._cells if c.result is not None]
+
+    def queue_counts(self) -> tuple[int, int]:
+        """(cells needing review, of which not reviewed yet)."""
+        return len(self._needs), sum(1 for o in self._needs if not self._cells[o].review)
+
+    def next_in_queue(self, cells: Sequence[Cell], after: str = "") -> str:
+        """The next cell of `cells` (a view's order, wrapping after `after`) that needs review
+        and has none yet; '' when there is none."""
+        start = 0
+        if after:
+            start = next((i + 1 for i, c in enumerate(cells) if c.path == after), 0)
+        n = len(cells)
+        for k in range(n):
+            cell = cells[(start + k) % n]
+            if not cell.review and cell.needs_review:
+                return cell.path
+        return ""
+
+    def reason_counts(self) -> dict[str, int]:
+        """How many unreviewed cells each kind of reason queues (the text before a number)."""
+        counts: dict[str, int] = {}
+        for order in self._needs:
+            cell = self._cells[order]
+            if cell.review:
+                continue
+            for reason in cell.reasons:
+                kind = reason.split(" ")[0] if reason[-1] == "%" else reason
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+    def differential(self, target: int = 200) -> Differential:
+        return differential(((c.predicted, c.review) for c in self._cells), self.classes, target)
+
+    def verdict(self) -> CaseVerdict | None:
+        """The lab-shift verdict of the cells the check scored (None: no check)."""
+        flags = [c.in_domain for c in self._cells if c.in_domain is not None]
+        if math.isnan(self.false_alarm) or not flags:
+            return None
+        return case_verdict(flags, self.false_alarm)
+
+    def sharpness_values(self) -> list[float]:
+        return [c.quality.laplacian_var for c in self._cells if c.quality is not None]

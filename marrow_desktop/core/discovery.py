@@ -1,4 +1,9 @@
-"""Finding image files: natural order, optional recursion, safe against symlink loops."""
+"""Finding image files: natural order, optional recursion, safe against symlink loops.
+
+Sub-folders that are not part of a case are not entered: a case's own data (`.marrow`) and
+training sets exported into the case folder (their manifest.csv marks them), so an export made
+inside a case is never counted in its differential.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,19 @@ from pathlib import Path
 from marrow_desktop.core.imageio import is_image_path
 
 _NUMBER = re.compile(r"(\d+)")
+CASE_DATA_DIR = ".marrow"
+EXPORT_MANIFEST = "manifest.csv"
+EXPORT_HEADER = b"dest,source,sha256"
+
+
+def is_training_export(folder: str | Path) -> bool:
+    """A folder made by a training-set export (core.training_export)."""
+    try:
+        with open(Path(folder) / EXPORT_MANIFEST, "rb") as handle:
+            return handle.read(len(EXPORT_HEADER) + 3).lstrip(b"\xef\xbb\xbf").startswith(
+                EXPORT_HEADER)
+    except OSError:
+        return False
 
 
 def natural_key(name: str) -> list[object]:
@@ -49,4 +67,6 @@ def _walk(folder: Path, recursive: bool, seen: set[str]) -> Iterator[Path]:
             continue
     if recursive:
         for sub in subdirs:
+            if sub.name == CASE_DATA_DIR or is_training_export(sub):
+                continue
             yield from _walk(sub, recursive, seen)

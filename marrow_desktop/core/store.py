@@ -385,13 +385,13 @@ class ResultStore:
                                   f"{case.signed_at[:16].replace('T', ' ')} UTC; reopen it to "
                                   "change it")
 
-    def _review_rows(self, case_id: str, entries: Sequence[tuple[str, str, str]], who: str,
+    def _review_rows(self, case_id: str, entries: Sequence[tuple[str, ...]], who: str,
                      model_name: str = "", model_sha256: str = "", note: str = "",
                      ) -> list[AuditEntry]:
         case = self._case(case_id)
         self._refuse_if_signed(case)
         written = []
-        for cid, path, label in entries:
+        for cid, path, label, *own_note in entries:
             sha, region = split_cell_id(cid)
             row = self._db.execute("SELECT label FROM case_reviews WHERE case_id = ? AND "
                                    "sha256 = ? AND region = ?", (case_id, sha, region)).fetchone()
@@ -401,7 +401,7 @@ class ResultStore:
             case, entry = self._append(case, action=audit.REVIEW, sha256=sha, region=region,
                                        path=path, previous=previous, new=label, who=who,
                                        model_name=model_name, model_sha256=model_sha256,
-                                       note=note)
+                                       note=own_note[0] if own_note else note)
             if label:
                 self._db.execute("INSERT OR REPLACE INTO case_reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
                                  (case_id, sha, region, path, label, who, entry.at))
@@ -411,10 +411,11 @@ class ResultStore:
             written.append(entry)
         return written
 
-    def set_reviews(self, case_id: str, entries: Sequence[tuple[str, str, str]], who: str,
+    def set_reviews(self, case_id: str, entries: Sequence[tuple[str, ...]], who: str,
                     model_name: str = "", model_sha256: str = "", note: str = "",
                     ) -> list[AuditEntry]:
-        """Label cells of a case: (cell id, path, label or '' to clear) each, all or none.
+        """Label cells of a case: (cell id, path, label or '' to clear[, note]) each, all or
+        none (the note, e.g. the model's label at the time, defaults to `note`).
 
         Unchanged labels write nothing; each change is one audit entry. Raises CaseSignedError
         for a signed-off case.

@@ -65,6 +65,19 @@ class Actions:
         self.sign_off = make("&Sign Off Case…", "Ctrl+Shift+S", "confirm",
                              "Sign the case: its labels are frozen")
         self.reopen = make("R&eopen Case…", None, "", "Reopen a signed-off case to amend it")
+        self.undo = make("&Undo Review", QKeySequence.StandardKey.Undo, "",
+                         "Take back the last label change (recorded in the audit trail)")
+        self.redo = make("&Redo Review", QKeySequence.StandardKey.Redo, "",
+                         "Make the label change again (recorded in the audit trail)",
+                         more_keys=("Ctrl+Shift+Z",))
+        self.case_details = make("Case &Details…", "Ctrl+I", "",
+                                 "Patient or sample identifier, accession, specimen, clinician, "
+                                 "comment")
+        self.adapt = make("&Adapt Model to This Lab…", None, "",
+                          "Fit the model to this laboratory's reviewed cells")
+        self.messages = make("&Messages…", None, "", "Every message of this session")
+        self.keyboard_help = make("&Keyboard Shortcuts…", "F1", "",
+                                  "Every shortcut of the window", more_keys=("?",))
         self.show_gallery = make("&Gallery by Class", "Ctrl+G",
                                  tip="Thumbnails grouped by class", checkable=True)
         self.advance = make("&Next Image After Review", tip="After confirming or correcting "
@@ -91,6 +104,27 @@ class Actions:
         self.cancel.setEnabled(False)
         self.toggle_cam.setChecked(True)
 
+    def apply(self, enabled: dict[str, bool]) -> None:
+        """Enable actions by name (gui/enablement.enabled_actions)."""
+        for name, on in enabled.items():
+            if name == "correct_to":
+                for action in self.correct_to:
+                    action.setEnabled(on)
+                self.correct_menu.menuAction().setEnabled(on and bool(self.correct_to))
+            else:
+                getattr(self, name).setEnabled(on)
+
+    def set_recent(self, folders: list[str]) -> None:
+        """The Open Recent submenu (and a Clear entry); disabled while empty."""
+        menu = self.recent_menu
+        menu.clear()
+        for folder in folders:
+            menu.addAction(folder).setData(folder)
+        if folders:
+            menu.addSeparator()
+            menu.addAction("Clear List").setData("")
+        menu.menuAction().setEnabled(bool(folders))
+
     def set_classes(self, window: QMainWindow, classes: tuple[str, ...],
                     names: tuple[str, ...]) -> None:
         """One 'Correct to' action per class: keys 1 … 9 (and Ctrl+1 … Ctrl+9)."""
@@ -107,7 +141,7 @@ class Actions:
             window.addAction(action)
             self.correct_menu.addAction(action)
             self.correct_to.append(action)
-        self.correct_menu.setEnabled(bool(classes))
+        self.correct_menu.menuAction().setEnabled(bool(classes))
 
     def build_menus(self, window: QMainWindow) -> None:
         bar = window.menuBar()
@@ -126,19 +160,23 @@ class Actions:
         review_menu.addMenu(self.correct_menu)
         review_menu.addActions([self.pick_class, self.exclude, self.clear_review])
         review_menu.addSeparator()
+        review_menu.addActions([self.undo, self.redo])
+        review_menu.addSeparator()
         review_menu.addActions([self.next_in_queue, self.advance])
         review_menu.addSeparator()
         review_menu.addActions([self.cell_history, self.audit_trail])
         review_menu.addSeparator()
-        review_menu.addActions([self.sign_off, self.reopen])
+        review_menu.addActions([self.case_details, self.sign_off, self.reopen])
+        review_menu.addSeparator()
+        review_menu.addAction(self.adapt)
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addActions([self.show_gallery, self.toggle_cam, self.toggle_unsharp,
-                                   self.focus_browser])
+                                   self.focus_browser, self.messages])
         self.view_menu.addSeparator()
         tools = bar.addMenu("&Tools")
         tools.addAction(self.settings)
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about)
+        help_menu.addActions([self.keyboard_help, self.about])
 
     def build_toolbar(self, window: QMainWindow) -> QToolBar:
         toolbar = QToolBar("Main toolbar", window)

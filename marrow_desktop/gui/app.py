@@ -41,22 +41,6 @@ def _selftest(argv: list[str]) -> int:
     return int(selftest_main(rest) or 0)
 
 
-def _report_uncaught_errors(window) -> None:
-    """An exception escaping a slot is printed and shown in the status bar; the window lives on."""
-    import traceback
-
-    previous = sys.excepthook
-
-    def hook(kind, value, tb) -> None:
-        traceback.print_exception(kind, value, tb)
-        try:
-            window.show_message(f"Internal error: {kind.__name__}: {value}", 15000)
-        except RuntimeError:  # the window is gone
-            previous(kind, value, tb)
-
-    sys.excepthook = hook
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--selftest" in argv:  # before PySide6 is imported: works without a display
@@ -83,15 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName("Marrow Desktop")
     theme.apply_theme(app)
 
+    from marrow_desktop.gui.errors import install_excepthook, setup_logging
     from marrow_desktop.gui.main_window import MainWindow
 
+    setup_logging()
     settings = AppSettings.from_file(args.settings) if args.settings else AppSettings()
     if args.model:  # this session only; the Settings dialog saves choices
         settings.overrides["model_path"] = os.path.abspath(args.model)
     if args.backend:
         settings.overrides["backend"] = args.backend
     window = MainWindow(settings)
-    _report_uncaught_errors(window)
+    install_excepthook(window.errors)
     window.show()
     window.start(os.path.abspath(args.path) if args.path else None)
     return int(app.exec())

@@ -1,21 +1,20 @@
-"""The main window: builds the widgets and wires them to the session (no work of its own).
+"""The main window: builds the widgets, lays them out and hands the work to controllers.
 
-Layout: the image browser (and the gallery by class, a second tab) in the centre; the
-classification panel, the quality inspector and the differential count as docks on the right
-(movable, floatable; the layout is remembered between runs). The review workflow's wiring lives
-in gui/review_controller.py.
+Layout: the image browser (and the gallery by class, a second tab) in the centre under the info
+bars (model, case, lab-shift warning, welcome); the classification panel, the quality inspector
+and the differential count as docks on the right (movable, floatable; the layout is remembered).
+The window implements the small view protocols its controllers are given (review, case, lab,
+folder, selection); the controllers own the behaviour.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QTabWidget,
@@ -24,24 +23,32 @@ from PySide6.QtWidgets import (
 )
 
 from marrow_desktop import __version__
-from marrow_desktop.core.imageio import IMAGE_EXTENSIONS, is_image_path
-from marrow_desktop.core.paths import bundle_flavour, default_model_path, samples_dir
-from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.differential import Differential
+from marrow_desktop.core.paths import bundle_flavour
+from marrow_desktop.core.store import CaseInfo
 from marrow_desktop.gui import tasks, theme
 from marrow_desktop.gui.actions import Actions
-from marrow_desktop.gui.review_controller import ReviewController
-from marrow_desktop.gui.session import BatchSummary, Session
+from marrow_desktop.gui.case_controller import CaseController
+from marrow_desktop.gui.errors import ErrorChannel, Message
+from marrow_desktop.gui.folder_controller import FolderController
+from marrow_desktop.gui.lab_controller import LabController
+from marrow_desktop.gui.review_controller import ReviewController, ReviewState, signed_text
+from marrow_desktop.gui.selection_controller import SelectionController
+from marrow_desktop.gui.session import Session
 from marrow_desktop.gui.settings import AppSettings
-from marrow_desktop.gui.tasks import Analysis, SerializedClassifier, StoredState
+from marrow_desktop.gui.tasks import SerializedClassifier
 from marrow_desktop.gui.thumbnails import ThumbnailLoader
 from marrow_desktop.gui.widgets.about_dialog import AboutDialog, AboutInfo
-from marrow_desktop.gui.widgets.batch_bar import BatchBar, format_duration
+from marrow_desktop.gui.widgets.batch_bar import BatchBar
 from marrow_desktop.gui.widgets.browser_view import BrowserView
 from marrow_desktop.gui.widgets.class_gallery import ClassGallery
 from marrow_desktop.gui.widgets.classification_panel import ClassificationPanel
 from marrow_desktop.gui.widgets.differential_panel import DifferentialPanel
+from marrow_desktop.gui.widgets.error_dialog import ErrorDialog
 from marrow_desktop.gui.widgets.info_bar import InfoBar
 from marrow_desktop.gui.widgets.inspector_panel import InspectorPanel
+from marrow_desktop.gui.widgets.keyboard_help import KeyboardHelp
+from marrow_desktop.gui.widgets.messages_dialog import MessagesDialog
 from marrow_desktop.gui.widgets.settings_dialog import SettingsDialog
 from marrow_desktop.gui.widgets.thumbnail_model import ThumbnailModel
 
@@ -53,75 +60,73 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         theme.configure_pyqtgraph()
         self.settings = settings
-        self.session = Session(settings, self)
-        self._current = ""
-        self._analysis: Analysis | None = None
+        self.errors = ErrorChannel(self)
+        self.session = Session(settings, self.errors, self)
         self._closing = False
         self._had_model = False
+        self.dialog: QWidget | None = None  # the last dialog opened here (tests use it)
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
 
-        # widgets -------------------------------------------------------------------------------
         self.loader = ThumbnailLoader(parent=self)
-        self.model = ThumbnailModel(self.loader, self)
+        self.model = ThumbnailModel(self.loader, self, case=self.session.case)
         self.browser = BrowserView(self.model)
         self.gallery = ClassGallery(self.model)
         self.views = QTabWidget(documentMode=True)
         self.views.addTab(self.browser, "Browser")
         self.views.addTab(self.gallery, "Gallery by class")
-        self.sample_bar = InfoBar()
-        self.model_bar = InfoBar()
-        self.case_bar = InfoBar()
+        self.model_bar, self.case_bar, self.lab_bar, self.sample_bar = (
+            InfoBar(), InfoBar(), InfoBar(), InfoBar())
         self.case_bar.close_button.hide()
+        self.lab_bar.close_button.hide()
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(6, 6, 0, 0)
         column.setSpacing(6)
-        column.addWidget(self.model_bar)
-        column.addWidget(self.case_bar)
-        column.addWidget(self.sample_bar)
+        for bar in (self.model_bar, self.case_bar, self.lab_bar, self.sample_bar):
+            column.addWidget(bar)
         column.addWidget(self.views, 1)
         self.setCentralWidget(central)
 
         self.classification = ClassificationPanel()
         self.inspector = InspectorPanel()
+        self.differential = DifferentialPanel()
         self.classification_dock = self._dock("Classification", "classificationDock",
                                               self.classification)
         self.inspector_dock = self._dock("Image quality", "inspectorDock", self.inspector)
-        self.differential = DifferentialPanel()
         self.differential_dock = self._dock("Differential count", "differentialDock",
                                             self.differential)
         for dock in (self.classification_dock, self.inspector_dock, self.differential_dock):
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)  # placed below
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
         self.actions = Actions(self)
         self.actions.build_menus(self)
         self.toolbar = self.actions.build_toolbar(self)
-        view_menu = self.actions.view_menu
-        if view_menu is not None:
-            view_menu.addActions([self.classification_dock.toggleViewAction(),
-                                  self.inspector_dock.toggleViewAction(),
-                                  self.differential_dock.toggleViewAction()])
-            view_menu.addSeparator()
-            view_menu.addAction(self.actions.reset_layout)
-
+        if self.actions.view_menu is not None:
+            self.actions.view_menu.addActions([self.classification_dock.toggleViewAction(),
+                                               self.inspector_dock.toggleViewAction(),
+                                               self.differential_dock.toggleViewAction()])
+            self.actions.view_menu.addSeparator()
+            self.actions.view_menu.addAction(self.actions.reset_layout)
         self.batch_bar = BatchBar()
         self.model_status = QLabel(objectName="muted")
         self.statusBar().addPermanentWidget(self.batch_bar)
         self.statusBar().addPermanentWidget(self.model_status)
 
-        self._analysis_timer = QTimer(self, singleShot=True, interval=30)
-        self._analysis_timer.timeout.connect(self._analyze_current)
-        self._distribution_timer = QTimer(self, singleShot=True, interval=1000)
-        self._distribution_timer.timeout.connect(self._refresh_distribution)
-
-        self.reviews = ReviewController(self)
+        self.selection = SelectionController(self.session, self.model, self.classification,
+                                             self.inspector, self)
+        self.reviews = ReviewController(self.session, self.model, self.actions, self, settings,
+                                        self)
+        self.cases = CaseController(self.session, self.model, self.actions, self.reviews, self,
+                                    settings, self)
+        self.lab = LabController(self.session, self.actions, self, settings, self)
+        self.cases.lab_warning_open = self.lab.warning_open
+        self.folders = FolderController(self.session, self.model, self.actions, self.reviews,
+                                        self, settings, self)
+        self._connect()
         self._apply_preferences()
         self._restore_ui_state()
-        self._connect()
-        self._rebuild_recent()
-        self._set_running(False)
 
     def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -135,193 +140,173 @@ class MainWindow(QMainWindow):
     # wiring ------------------------------------------------------------------------------------
     def _connect(self) -> None:
         a, s = self.actions, self.session
-        a.open_folder.triggered.connect(self.choose_folder)
-        a.open_images.triggered.connect(self.choose_images)
-        a.open_samples.triggered.connect(self.open_samples)
-        a.export_csv.triggered.connect(self.choose_export)
         a.quit.triggered.connect(self.close)
-        a.classify.triggered.connect(self.classify_folder)
-        a.check_quality.triggered.connect(self.check_quality)
-        a.cancel.triggered.connect(s.cancel_batch)
         a.show_gallery.toggled.connect(
             lambda on: self.views.setCurrentWidget(self.gallery if on else self.browser))
         a.toggle_cam.toggled.connect(self.classification.cam_view.toggle.setChecked)
         a.toggle_unsharp.toggled.connect(self.inspector.unsharp.setChecked)
         a.focus_browser.triggered.connect(self.browser.focus_grid)
-        a.advance.toggled.connect(lambda on: self.settings.set_value("review/advance", on))
+        a.advance.toggled.connect(lambda on: self.settings.set_ui("advance", on))
         a.reset_layout.triggered.connect(self.reset_layout)
         a.settings.triggered.connect(self.show_settings)
         a.about.triggered.connect(self.show_about)
-        a.recent_menu.triggered.connect(self._open_recent)
-
+        a.messages.triggered.connect(self.show_messages)
+        a.keyboard_help.triggered.connect(self.show_keyboard_help)
+        a.next_in_queue.triggered.connect(self._select_next_in_queue)
         self.browser.currentPathChanged.connect(
-            lambda path: self.active_view() is self.browser and self._on_current(path))
+            lambda path: self.active_view() is self.browser and self.selection.set_current(path))
         self.gallery.currentPathChanged.connect(
-            lambda path: self.active_view() is self.gallery and self._on_current(path))
+            lambda path: self.active_view() is self.gallery and self.selection.set_current(path))
         self.views.currentChanged.connect(self._on_view_changed)
-        self.browser.grid.selectionModel().selectionChanged.connect(self.reviews.update_ui)
-        self.gallery.grid.selectionModel().selectionChanged.connect(self.reviews.update_ui)
-        self.model.countsChanged.connect(self._update_actions)
-        self.classification.targetChanged.connect(self._on_target)
+        for grid in (self.browser.grid, self.gallery.grid):
+            grid.selectionModel().selectionChanged.connect(self.reviews.update_ui)
+        self.selection.changed.connect(self.reviews.update_ui)
+        self.browser.nextInQueueRequested.connect(self._select_next_in_queue)
+        self.gallery.reclassifyRequested.connect(self.reviews.review_paths)
+        self.classification.review.reviewRequested.connect(self.reviews.review)
+        self.classification.review.historyRequested.connect(self.cases.show_cell_history)
         self.classification.cam_view.settingsChanged.connect(self._cam_settings)
-        self.inspector.unsharpRequested.connect(self._on_unsharp)
         self.inspector.settingsChanged.connect(self._unsharp_settings)
-        self.inspector_dock.visibilityChanged.connect(
-            lambda visible: visible and self._distribution_timer.start())
+        self.differential.targetChanged.connect(self.reviews.set_target)
+        self.differential_dock.visibilityChanged.connect(
+            lambda visible: visible and self.reviews.refresh_counts())
         self.batch_bar.cancelRequested.connect(s.cancel_batch)
-        self.sample_bar.actionTriggered.connect(self._info_action)
-        self.model_bar.actionTriggered.connect(self._info_action)
-
+        for bar in (self.sample_bar, self.model_bar, self.case_bar, self.lab_bar):
+            bar.actionTriggered.connect(self._info_action)
         s.modelLoading.connect(self._on_model_loading)
         s.modelReady.connect(self._on_model_ready)
         s.modelFailed.connect(self._on_model_failed)
-        s.listed.connect(self._on_listed)
-        s.appended.connect(self.model.append_paths)
-        s.listingDone.connect(self._on_listing_done)
-        s.storedLoaded.connect(self._on_stored)
-        s.batchStarted.connect(self._on_batch_started)
-        s.resultsArrived.connect(self._on_results)
-        s.batchFinished.connect(self._on_batch_finished)
-        s.analysisReady.connect(self._on_analysis)
-        s.analysisFailed.connect(self._on_analysis_failed)
-        s.camReady.connect(self._on_cam)
-        s.sharpenedReady.connect(self._on_sharpened)
-        s.exported.connect(lambda path, n: self.show_message(
-            f"Exported {n:,} rows to {path}", 10000))
         s.reportExported.connect(lambda csv_path, html: self.show_message(
             f"Case report written: {html} and {csv_path}", 15000))
         s.trainingExported.connect(lambda text: self.show_message(text, 15000))
-        s.message.connect(self.show_message)
+        self.errors.status.connect(self.statusBar().showMessage)
+        self.errors.unexpected.connect(self.show_error)
 
     # start-up ----------------------------------------------------------------------------------
     def start(self, folder: str | None = None) -> None:
         """Load the model and open a folder: the argument, the last one, or the samples."""
         self.session.load_model()
-        if folder:
-            self.open_path(folder)
-            return
-        last = self.settings.last_folder()
-        if last and Path(last).is_dir():
-            self.open_folder(last)
-        else:
-            self.open_samples()
+        self.folders.start(folder)
 
     def show_message(self, text: str, timeout: int = 8000) -> None:
-        self.statusBar().showMessage(text, timeout)
+        self.errors.note(text, timeout=timeout)
 
-    # opening -----------------------------------------------------------------------------------
-    def choose_folder(self) -> None:
-        start = self.session.label if Path(self.session.label).is_dir() else str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of cell images", start)
-        if folder:
-            self.open_folder(folder)
+    def dialog_parent(self) -> QWidget:
+        return self
 
-    def choose_images(self) -> None:
-        patterns = " ".join(f"*{ext}" for ext in sorted(IMAGE_EXTENSIONS))
-        files, _ = QFileDialog.getOpenFileNames(self, "Open cell images", str(Path.home()),
-                                                f"Images ({patterns});;All files (*)")
-        if files:
-            self.open_images(files)
-
-    def open_path(self, path: str) -> None:
-        if Path(path).is_dir():
-            self.open_folder(path)
-        else:
-            self.open_images([path])
-
-    def open_folder(self, folder: str) -> None:
-        folder = os.path.abspath(folder)
-        if Path(folder) != samples_dir():
-            self.settings.add_recent_folder(folder)
-            self._rebuild_recent()
-        self.session.open_sources([folder], folder)
-
-    def open_images(self, files: list[str]) -> None:
-        label = files[0] if len(files) == 1 else f"{len(files)} images"
-        self.session.open_sources(files, label)
-
-    def open_samples(self) -> None:
-        self.session.open_sources([str(samples_dir())], str(samples_dir()))
-
-    def _rebuild_recent(self) -> None:
-        menu = self.actions.recent_menu
-        menu.clear()
-        recent = self.settings.recent_folders()
-        for folder in recent:
-            action = menu.addAction(folder)
-            action.setData(folder)
-        if recent:
-            menu.addSeparator()
-            menu.addAction("Clear list").setData("")
-        menu.setEnabled(bool(recent))
-
-    def _open_recent(self, action: QAction) -> None:
-        folder = action.data()
-        if not folder:
-            self.settings.clear_recent_folders()
-            self._rebuild_recent()
-        elif Path(folder).is_dir():
-            self.open_folder(folder)
-        else:
-            self.show_message(f"Folder not found: {folder}")
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        folders = [p for p in paths if Path(p).is_dir()]
-        if len(paths) == 1 and folders:
-            self.open_folder(folders[0])
-        else:
-            usable = [p for p in paths if Path(p).is_dir() or is_image_path(p)]
-            if usable:
-                self.session.open_sources(usable, f"{len(usable)} dropped items")
-        event.acceptProposedAction()
-
-    def _on_listed(self, label: str, paths: list[str]) -> None:
-        self._current = ""
-        self._analysis = None
-        self.model.set_paths(paths)
-        is_samples = Path(label) == samples_dir()
+    # the folder view ---------------------------------------------------------------------------
+    def show_listed(self, label: str, is_samples: bool, has_images: bool) -> None:
         name = "Sample images" if is_samples else (Path(label).name or label)
         self.setWindowTitle(f"{name} – {APP_TITLE}")
         self.browser.set_empty_text("No images found here.\nOpen another folder (Ctrl+O) or "
                                     "drop one onto this window.")
         self.inspector.set_distribution([])
         self.sample_bar.hide()
-        self.reviews.on_case(self.session.case)
-        if paths:
+        self.show_case_state(None)
+        self.show_lab_warning("")
+        if has_images:
             self.browser.select_row(0)
             self.browser.focus_grid()
         else:
-            self.classification.clear("No images")
-            self.inspector.clear("No images")
-        self.show_message(f"Opening {label}…")
-        self._update_actions()
+            self.selection.clear("No images")
 
-    def _on_listing_done(self, label: str, count: int) -> None:
-        if Path(label) == samples_dir():
-            self.sample_bar.show_message(
-                f"<b>Welcome!</b> {count} sample cells to try<br><span style='color:#64748b'>"
-                "Matek et al. 2021, CC BY 4.0</span>", "info",
-                (("classify", "Classify samples"), ("open", "Open folder…")))
-        self.show_message(f"Opened {label}: {count:,} images")
-        self._update_actions()
+    def show_welcome(self, count: int) -> None:
+        self.sample_bar.show_message(
+            f"<b>Welcome!</b> {count} sample cells to try<br><span style='color:#64748b'>"
+            "Matek et al. 2021, CC BY 4.0</span>", "info",
+            (("classify", "Classify samples"), ("open", "Open folder…")))
 
-    def _on_stored(self, state: StoredState) -> None:
-        self.model.update_results(state.results)
-        self.model.set_reviews(self.reviews.not_changed_since(state.reviews, state.started))
-        self._distribution_timer.start()
-        classified = sum(1 for r in state.results if r.classified)
-        if state.results:
-            self.show_message(f"Restored {classified:,} stored classifications and "
-                              f"{len(state.results):,} quality checks from the results store")
-        self._refresh_current_known()
+    def hide_welcome(self) -> None:
+        self.sample_bar.hide()
 
-    # model -------------------------------------------------------------------------------------
-    def _on_model_loading(self, path: str) -> None:
+    def show_running(self, total: int, what: str) -> None:
+        self.batch_bar.start(total, what)
+
+    def show_progress(self, done: int) -> None:
+        self.batch_bar.advance(done)
+
+    def show_finished(self) -> None:
+        self.batch_bar.finish()
+        self.selection.refresh_distribution()
+
+    def results_arrived(self, paths: set[str]) -> None:
+        """Results for these paths arrived (the current cell's shows at once)."""
+
+    # the review view ---------------------------------------------------------------------------
+    def active_view(self) -> BrowserView | ClassGallery:
+        return self.gallery if self.views.currentWidget() is self.gallery else self.browser
+
+    def selected_paths(self) -> list[str]:
+        return self.active_view().selected_paths()
+
+    def current_path(self) -> str:
+        return self.selection.path
+
+    def known_cell_id(self, path: str) -> str:
+        return self.selection.known_cell_id(path)
+
+    def after_review(self, reviewed: str) -> None:
+        """After a one-cell review, go on to the next cell needing review (or the next one)."""
+        view = self.active_view()
+        if view is self.browser:
+            following = self.model.next_in_queue(reviewed)
+            if following and self.model.row_of(following) > self.model.row_of(reviewed):
+                view.select_path(following)
+                return
+            row = self.model.row_of(reviewed)
+            if 0 <= row < self.model.rowCount() - 1:
+                self.browser.select_row(row + 1)
+        elif view.current_path() == reviewed:  # gallery: the cell may leave the class
+            self.gallery.select_next(reviewed)
+
+    def show_review_state(self, state: ReviewState) -> None:
+        self.classification.set_review_state(state.review, state.predicted, state.enabled,
+                                             state.count, state.signed_by, state.mixed)
+        self.classification.review.history_button.setEnabled(state.history)
+
+    def show_counts(self, needs: int, unreviewed: int, rule: str, sentence: str,
+                    differential: Differential | None) -> None:
+        self.browser.set_queue(needs, unreviewed, rule)
+        if self.differential.isVisible() or not self.isVisible():
+            self.differential.set_differential(differential)
+            self.differential.set_queue(needs, unreviewed, rule, sentence)
+
+    def _select_next_in_queue(self) -> None:
+        self.views.setCurrentWidget(self.browser)
+        path = self.reviews.next_in_queue()
+        if path:
+            self.browser.select_path(path)
+            self.browser.focus_grid()
+
+    # the case and lab views --------------------------------------------------------------------
+    def show_case_state(self, info: CaseInfo | None) -> None:
+        text = signed_text(info)
+        self.differential.set_signed(text)
+        if text and info is not None:
+            note = f" – “{info.sign_note.splitlines()[0]}”" if info.sign_note else ""
+            self.case_bar.show_message(f"<b>{text}</b>{note}. The labels of this case are "
+                                       "frozen.", "info", (("reopen", "Reopen to amend…"),))
+        else:
+            self.case_bar.hide()
+        self.reviews.update_ui()
+
+    def show_lab_warning(self, text: str) -> None:
+        self.differential.set_lab_warning(text)
+        if text:
+            self.lab_bar.show_message(f"<b>⚠ {text}.</b>", "warning",
+                                      (("adapt", "Adapt model to this lab…"),
+                                       ("acknowledge", "Acknowledge…")))
+        else:
+            self.lab_bar.hide()
+
+    def _info_action(self, key: str) -> None:
+        actions = {"classify": self.folders.classify, "open": self.folders.choose_folder,
+                   "settings": self.show_settings, "reopen": self.cases.reopen,
+                   "adapt": self.lab.adapt, "acknowledge": self.lab.acknowledge}
+        actions[key]()
+
+    # the model ---------------------------------------------------------------------------------
+    def _on_model_loading(self, what: str) -> None:
         self.model_status.setText("Loading model…")
         self.classification.set_model(None, message="Loading the model…")
 
@@ -335,15 +320,12 @@ class MainWindow(QMainWindow):
         self.classification.review.set_classes(spec.classes)
         short_device = classifier.device_name.split(" (")[0]
         self.model_status.setText(f"{spec.name} v{spec.version} · {short_device}")
-        self.model_status.setToolTip(classifier.device_name)
+        self.model_status.setToolTip(f"{classifier.device_name}\nidentity {spec.identity}")
         if self._had_model:  # another model: its predictions come from the store, if any
             self.model.clear_results()
         self._had_model = True
         self.session.lookup()
-        self._update_actions()
         self.reviews.schedule_refresh()
-        if self._current:
-            self._analysis_timer.start()
 
     def _on_model_failed(self, message: str) -> None:
         self.classification.set_model(None, message="No model loaded")
@@ -353,211 +335,59 @@ class MainWindow(QMainWindow):
         self.model_bar.show_message(
             f"<b>No classification model.</b> {message}<br>You can still browse the images and "
             "check their quality.", "warning", (("settings", "Choose a model…"),))
-        self._update_actions()
-        if self._current:
-            self._analysis_timer.start()
-
-    # selection ---------------------------------------------------------------------------------
-    def _on_current(self, path: str) -> None:
-        self._current = path
-        self._analysis = None
-        if not path:
-            self.classification.clear()
-            self.inspector.clear()
-            self.reviews.update_ui()
-            return
-        self._refresh_current_known()
-        self.inspector.set_loading(self._item_quality(path))
-        self._analysis_timer.start()
-
-    def _item_quality(self, path: str):
-        item = self.model.item_for(path)
-        return item.quality if item is not None else None
-
-    def _refresh_current_known(self) -> None:
-        """Show the stored result of the current image until its analysis arrives."""
-        item = self.model.item_for(self._current) if self._current else None
-        if item is None or self._analysis is not None:
-            self.reviews.update_ui()
-            return
-        probs = item.result.probabilities if item.classified else None
-        self.classification.show_known(item.name, probs, item.error, item.reasons)
         self.reviews.update_ui()
 
-    def _analyze_current(self) -> None:
-        if self._current:
-            self.session.analyze(self._current, self.classification.target_mode)
-
-    def _on_analysis(self, analysis: Analysis) -> None:
-        if analysis.path != self._current:
-            return
-        self._analysis = analysis
-        self.model.update_results([analysis.result])
-        self.model.set_reviews(self.reviews.not_changed_since({analysis.path: analysis.review},
-                                                              analysis.started))
-        name = os.path.basename(analysis.path)
-        item = self.model.item_for(analysis.path)
-        self.classification.set_analysis(name, analysis.display, analysis.probabilities,
-                                         analysis.cam, analysis.class_index,
-                                         item.reasons if item is not None else ())
-        self.inspector.set_image(analysis.display, analysis.quality)
-        self.reviews.update_ui()
-        self._distribution_timer.start()
-
-    def _on_analysis_failed(self, path: str, message: str) -> None:
-        if path != self._current:
-            return
-        self.model.update_results([ImageResult.failed(path, message)])
-        self.classification.show_known(os.path.basename(path), None, message)
-        self.classification.cam_view.set_placeholder("Cannot show this image")
-        self.inspector.clear(message)
-        self.show_message(message)
-
-    def _on_target(self, mode: str) -> None:
-        a = self._analysis
-        if a is None or a.probabilities is None or self.session.classifier is None:
-            return
-        index = tasks.resolve_target(a.probabilities, mode, self.session.classifier.spec.classes)
-        self.session.explain(a, index)
-
-    def _on_cam(self, class_index: int, cam) -> None:
-        if self._analysis is not None:
-            self._analysis.cam, self._analysis.class_index = cam, class_index
-            self.classification.set_cam(cam, class_index)
-
-    def _on_unsharp(self, amount: float) -> None:
-        if self._analysis is not None:
-            self.session.sharpen(self._analysis.display, amount)
-
-    def _on_sharpened(self, amount: float, image) -> None:
-        if self._analysis is not None and image.shape == self._analysis.display.shape:
-            self.inspector.set_sharpened(image, amount)
-
-    # reviews (see gui/review_controller.py) --------------------------------------------------
-    def review(self, value: str) -> int:
-        """CONFIRM, a class code, EXCLUDED or '' for the selected cells of the active view."""
-        return self.reviews.review(value)
-
-    def active_view(self) -> BrowserView | ClassGallery:
-        return self.gallery if self.views.currentWidget() is self.gallery else self.browser
-
-    def current_path(self) -> str:
-        return self._current
-
-    def current_analysis(self) -> Analysis | None:
-        return self._analysis
-
+    # views -------------------------------------------------------------------------------------
     def _on_view_changed(self, _index: int) -> None:
         view = self.active_view()
         self.actions.show_gallery.setChecked(view is self.gallery)
+        current = self.selection.path
         if view is self.gallery:
             self.gallery.refresh()
-            if self._current and not self.gallery.select_path(self._current):
-                self._on_current(self.gallery.current_path())
-        elif self._current and not self.browser.select_path(self._current):
-            self._on_current(self.browser.current_path())
+            if not current or not self.gallery.select_path(current):
+                self.selection.set_current(self.gallery.current_path())
+        elif not current or not self.browser.select_path(current):
+            self.selection.set_current(self.browser.current_path())
         view.setFocus()
 
-    # runs --------------------------------------------------------------------------------------
-    def classify_folder(self) -> None:
-        self.session.classify()
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
 
-    def check_quality(self) -> None:
-        self.session.classify(quality_only=True)
-
-    def _on_batch_started(self, total: int, quality_only: bool) -> None:
-        self.batch_bar.start(total, "Checking quality" if quality_only else "Classifying")
-        self._set_running(True)
-
-    def _on_results(self, results: list[ImageResult]) -> None:
-        self.model.update_results(results)
-        self.batch_bar.advance(self.session.batch_done)
-        if not self._distribution_timer.isActive():
-            self._distribution_timer.start()
-        if self._analysis is None and self._current and any(
-                r.path == self._current for r in results):
-            self._refresh_current_known()
-
-    def _on_batch_finished(self, summary: BatchSummary) -> None:
-        self.batch_bar.finish()
-        self._set_running(False)
-        self._refresh_distribution()
-        what = "Quality check" if summary.quality_only else "Classification"
-        errors = f" · {summary.errors:,} unreadable" if summary.errors else ""
-        if summary.error:
-            text = f"{what} stopped after {summary.done:,} images: {summary.error}"
-        elif summary.cancelled:
-            text = f"{what} cancelled after {summary.done:,} of {summary.total:,} images{errors}"
-        else:
-            stored = summary.done - summary.computed
-            restored = f" ({stored:,} from the results store)" if stored else ""
-            text = (f"{what} of {summary.done:,} images done in "
-                    f"{format_duration(summary.elapsed)}{restored}{errors}")
-        self.show_message(text, 15000)
-        if not summary.quality_only and not summary.cancelled:
-            self.sample_bar.hide()
-
-    def _set_running(self, running: bool) -> None:
-        self.actions.cancel.setEnabled(running)
-        self._update_actions()
-
-    def _update_actions(self) -> None:
-        running = self.session.batch_running
-        has_images = self.model.total() > 0
-        can_classify = self.session.classifier is not None or self.session.model_loading
-        idle = not running and not self.session.listing
-        self.actions.classify.setEnabled(has_images and idle and can_classify)
-        self.actions.check_quality.setEnabled(has_images and idle)
-        self.actions.export_csv.setEnabled(has_images)
-
-    def _refresh_distribution(self) -> None:
-        if self.inspector.isVisible() or not self.isVisible():
-            self.inspector.set_distribution(self.model.sharpness_values())
-
-    # export ------------------------------------------------------------------------------------
-    def choose_export(self) -> None:
-        label = Path(self.session.label)
-        base = label if label.is_dir() else label.parent
-        suggestion = str(Path.home() / f"{base.name or 'marrow'}_results.csv")
-        path, _ = QFileDialog.getSaveFileName(self, "Export CSV report", suggestion,
-                                              "CSV files (*.csv)")
-        if path:
-            self.export_to(path if path.lower().endswith(".csv") else path + ".csv")
-
-    def export_to(self, path: str) -> int:
-        """Write the report of every image with a result (folder order); returns the rows."""
-        rows = [item.result for item in self.model.items() if item.result is not None]
-        missing = self.model.total() - len(rows)
-        if not rows:
-            self.show_message("Nothing to export yet: classify the folder first.")
-            return 0
-        if missing:
-            self.show_message(f"{missing:,} images without results are left out of the report")
-        self.session.export_csv(path, rows)
-        return len(rows)
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.folders.open_dropped([u.toLocalFile() for u in event.mimeData().urls()
+                                   if u.isLocalFile()])
+        event.acceptProposedAction()
 
     # dialogs -----------------------------------------------------------------------------------
-    def _info_action(self, key: str) -> None:
-        if key == "classify":
-            self.classify_folder()
-        elif key == "open":
-            self.choose_folder()
-        elif key == "settings":
-            self.show_settings()
-
     def show_settings(self) -> SettingsDialog:
+        from marrow_desktop.core.model_registry import list_models
         from marrow_desktop.inference.loader import torch_installed
 
-        bundled = default_model_path()
-        dialog = SettingsDialog(self.settings.preferences(), str(bundled), bundled.is_file(),
-                                torch_installed(), str(self.settings.store_path()), self)
+        dialog = SettingsDialog(self.settings.preferences(), [], torch_installed(),
+                                str(self.settings.store_path()), self)
         dialog.accepted.connect(lambda: self.apply_preferences(dialog.preferences()))
+
+        def refresh() -> None:
+            self.session.tasks.submit(list_models, on_result=dialog.set_models,
+                                      on_error=lambda exc: self.errors.report(exc, "Models"))
+
+        def remove(name: str) -> None:
+            from marrow_desktop.core.model_registry import remove_user_model
+
+            self.session.tasks.submit(remove_user_model, name, on_result=lambda _r: refresh(),
+                                      on_error=lambda exc: self.errors.report(exc, "Remove"))
+        dialog.removeModelRequested.connect(remove)
+        refresh()
+        self.dialog = dialog
         dialog.open()
         return dialog
 
     def apply_preferences(self, prefs) -> None:
         old = self.settings.preferences()
         self.settings.set_preferences(prefs)
+        if prefs.reviewer:
+            self.settings.session_reviewer = prefs.reviewer
         self._apply_preferences()
         if (prefs.model_path, prefs.backend) != (old.model_path, old.backend):
             self.session.load_model()
@@ -565,12 +395,11 @@ class MainWindow(QMainWindow):
             self.session.open_sources([self.session.label], self.session.label)
 
     def _apply_preferences(self) -> None:
-        prefs = self.settings.preferences()
-        review = self.settings.review_thresholds()
-        self.model.set_thresholds(review, prefs.blur_threshold)
+        self.model.set_thresholds(self.settings.review_thresholds(),
+                                  self.settings.preferences().blur_threshold)
         self.inspector.set_thresholds(self.settings.thresholds())
         self.reviews.schedule_refresh()
-        self._refresh_distribution()
+        self.selection.refresh_distribution()
 
     def about_info(self) -> AboutInfo:
         classifier = self.session.classifier
@@ -582,29 +411,52 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> AboutDialog:
         dialog = AboutDialog(self.about_info(), self)
+        self.dialog = dialog
         dialog.open()
         return dialog
+
+    def show_messages(self) -> MessagesDialog:
+        dialog = MessagesDialog(self.errors.messages, self)
+        self.errors.logged.connect(dialog.add)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_keyboard_help(self) -> KeyboardHelp:
+        dialog = KeyboardHelp(self.actions, self)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_error(self, line: str, details: str) -> ErrorDialog:
+        dialog = ErrorDialog(line, details, self)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def message_log(self) -> list[Message]:
+        return list(self.errors.messages)
 
     # layout and closing ------------------------------------------------------------------------
     def _cam_settings(self, shown: bool, opacity: float) -> None:
         self.actions.toggle_cam.setChecked(shown)
-        self.settings.set_value("ui/cam_shown", shown)
-        self.settings.set_value("ui/cam_opacity", opacity)
+        self.settings.set_ui("cam_shown", shown)
+        self.settings.set_ui("cam_opacity", opacity)
 
     def _unsharp_settings(self, enabled: bool, amount: float, mode: str) -> None:
         self.actions.toggle_unsharp.setChecked(enabled)
-        self.settings.set_value("ui/unsharp_amount", amount)
-        self.settings.set_value("ui/unsharp_mode", mode)
+        self.settings.set_ui("unsharp_amount", amount)
+        self.settings.set_ui("unsharp_mode", mode)
 
     def _restore_ui_state(self) -> None:
         s = self.settings
-        self.classification.cam_view.set_settings(bool(s.value("ui/cam_shown", True, bool)),
-                                                  float(s.value("ui/cam_opacity", 0.45, float)))
-        self.inspector.set_settings(False, float(s.value("ui/unsharp_amount", 1.0, float)),
-                                    str(s.value("ui/unsharp_mode", "side", str)))
-        self.browser.set_sort(str(s.value("ui/sort", "name", str)),
-                              bool(s.value("ui/sort_descending", False, bool)))
-        self.actions.advance.setChecked(bool(s.value("review/advance", True, bool)))
+        self.classification.cam_view.set_settings(bool(s.ui("cam_shown")),
+                                                  float(s.ui("cam_opacity")))
+        self.inspector.set_settings(False, float(s.ui("unsharp_amount")),
+                                    str(s.ui("unsharp_mode")))
+        self.browser.set_sort(str(s.ui("sort")), bool(s.ui("sort_descending")))
+        self.actions.advance.setChecked(bool(s.ui("advance")))
+        self.differential.set_target(self.reviews.target)
         geometry, state = s.window_state()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
@@ -628,8 +480,8 @@ class MainWindow(QMainWindow):
     def save_ui_state(self) -> None:
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         key, descending = self.model.sort_key
-        self.settings.set_value("ui/sort", key)
-        self.settings.set_value("ui/sort_descending", descending)
+        self.settings.set_ui("sort", key)
+        self.settings.set_ui("sort_descending", descending)
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -639,4 +491,3 @@ class MainWindow(QMainWindow):
             self.loader.shutdown()
             self.session.shutdown()
         super().closeEvent(event)
-

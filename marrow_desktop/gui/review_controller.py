@@ -1,36 +1,39 @@
-"""The review workflow of the main window: labelling cells, the queue, the differential count,
-sign-off, the audit trail and the case exports.
+"""Labelling cells: confirm, correct, exclude, clear, the class picker, undo/redo, the review
+queue and the counts.
 
-It binds the review widgets (browser, gallery by class, classification panel's review bar,
-differential panel) to the session; the store work runs on the session's writer thread.
+The controller is given what it needs (the session, the browser's model over the case, the
+actions and a small view protocol) rather than the window; the store work runs on the
+session's writer thread. Which actions are enabled is gui/enablement.enabled_actions.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
-from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QInputDialog, QWidget
 
 from marrow_desktop.core.case_report import selective_sentence
 from marrow_desktop.core.differential import Differential
 from marrow_desktop.core.review import EXCLUDED, ReviewThresholds
-from marrow_desktop.gui.widgets.audit_dialog import AuditDialog
+from marrow_desktop.core.store import CaseInfo
+from marrow_desktop.core.taxonomy import BONE_MARROW_CLASSES
+from marrow_desktop.gui.actions import Actions
+from marrow_desktop.gui.enablement import UiState, enabled_actions
+from marrow_desktop.gui.session import Session
+from marrow_desktop.gui.settings import AppSettings
 from marrow_desktop.gui.widgets.class_picker import ClassPicker
 from marrow_desktop.gui.widgets.review_bar import CONFIRM
-from marrow_desktop.gui.widgets.sign_off_dialog import SignOffDialog
-
-if TYPE_CHECKING:
-    from marrow_desktop.core.store import CaseInfo
-    from marrow_desktop.gui.main_window import MainWindow
+from marrow_desktop.gui.widgets.thumbnail_model import ThumbnailModel
 
 
 def rule_text(t: ReviewThresholds, blur_threshold: float) -> str:
-    return (f"confidence below {t.min_confidence:.0%}, top-2 margin below {t.min_margin:.0%}, "
-            f"or a quality flag (blur threshold {blur_threshold:g})")
+    return (f"predicted blast or blast ≥ {t.blast_probability:.0%}, confidence below "
+            f"{t.min_confidence:.0%}, top-2 margin below {t.min_margin:.0%}, unlike the "
+            f"training images, or a quality flag (blur threshold {blur_threshold:g}); plus a "
+            f"{t.verification_share:.0%} random verification sample")
 
 
 def signed_text(case: CaseInfo | None) -> str:
@@ -40,297 +43,269 @@ def signed_text(case: CaseInfo | None) -> str:
     return f"Signed off by {case.signed_by} on {when} UTC"
 
 
-class ReviewController(QObject):
-    """Owns no state the store does not also hold; the window's widgets show it."""
+@dataclass(frozen=True)
+class ReviewState:
+    """What the review bar shows for the current cell."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.w = window
-        self.dialog: QObject | None = None  # the open audit / sign-off dialog (tests use it)
-        self._stale = False  # the differential panel missed an update while hidden
+    review: str
+    predicted: str
+    enabled: bool
+    count: int
+    signed_by: str = ""
+    mixed: bool = False  # the selected cells are predicted as different classes
+    history: bool = False  # the cell's history can be shown
+
+
+class ReviewView(Protocol):
+    """What the controller needs of the window."""
+
+    def selected_paths(self) -> list[str]: ...
+    def current_path(self) -> str: ...
+    def known_cell_id(self, path: str) -> str: ...
+    def after_review(self, reviewed: str) -> None: ...
+    def show_review_state(self, state: ReviewState) -> None: ...
+    def show_counts(self, needs: int, unreviewed: int, rule: str, sentence: str,
+                    differential: Differential | None) -> None: ...
+    def show_message(self, text: str, timeout: int = 8000) -> None: ...
+    def dialog_parent(self) -> QWidget: ...
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One review action: (path, cell id, label before, label after) per cell."""
+
+    cells: tuple[tuple[str, str, str, str], ...]
+
+
+class ReviewController(QObject):
+    """Holds no case state of its own: the case (core.case) and the store hold it."""
+
+    reviewed = Signal(int)  # cells changed by a review action (before the store confirms)
+
+    def __init__(self, session: Session, model: ThumbnailModel, actions: Actions,
+                 view: ReviewView, settings: AppSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session, self.model, self.actions, self.view = session, model, actions, view
+        self.settings = settings
+        self.dialog: QObject | None = None  # the open dialog (tests use it)
+        self.target = int(settings.ui("target"))
         self._changed: dict[str, float] = {}  # path -> when its label was last changed here
+        self._undo: list[_Change] = []
+        self._redo: list[_Change] = []
+        self._pending: tuple[list[str], str] | None = None  # waiting for the reviewer's name
         self._refresh_timer = QTimer(self, singleShot=True, interval=150)
         self._refresh_timer.timeout.connect(self.refresh_counts)
-        w, a, s = window, window.actions, window.session
+        a = actions
         a.confirm.triggered.connect(lambda: self.review(CONFIRM))
         a.exclude.triggered.connect(lambda: self.review(EXCLUDED))
         a.clear_review.triggered.connect(lambda: self.review(""))
         a.correct_menu.triggered.connect(lambda action: self.review(action.data()))
         a.pick_class.triggered.connect(self.pick_class)
         a.next_in_queue.triggered.connect(self.next_in_queue)
-        a.cell_history.triggered.connect(self.show_cell_history)
-        a.audit_trail.triggered.connect(lambda: self.show_trail(""))
-        a.sign_off.triggered.connect(self.sign_off)
-        a.reopen.triggered.connect(self.reopen)
-        a.export_report.triggered.connect(self.choose_report_folder)
-        a.export_training.triggered.connect(self.choose_training_folder)
-        w.classification.review.reviewRequested.connect(self.review)
-        w.classification.review.historyRequested.connect(self.show_cell_history)
-        w.browser.nextInQueueRequested.connect(self.next_in_queue)
-        w.gallery.reclassifyRequested.connect(self.review_paths)
-        w.model.countsChanged.connect(self.schedule_refresh)
-        w.differential.targetChanged.connect(self._target_changed)
-        w.differential_dock.visibilityChanged.connect(self.panel_shown)
-        w.case_bar.actionTriggered.connect(lambda key: key == "reopen" and self.reopen())
-        s.caseChanged.connect(self.on_case)
-        s.trailReady.connect(self._on_trail)
-        s.reviewsSaved.connect(lambda _n: self.schedule_refresh())
-        target = int(w.settings.value("review/target", 200, int))
-        w.differential.set_target(target)
+        a.undo.triggered.connect(self.undo)
+        a.redo.triggered.connect(self.redo)
+        model.countsChanged.connect(self.schedule_refresh)
+        session.reviewsSaved.connect(lambda _n: self.schedule_refresh())
+        session.caseChanged.connect(lambda _info: self.update_ui())
+
+    # the reviewer ----------------------------------------------------------------------------
+    def reviewer_known(self) -> bool:
+        return bool(self.settings.session_reviewer)
+
+    def ask_reviewer(self) -> QInputDialog:
+        """Ask the reviewer's name once per run of the app (remembered as the default)."""
+        dialog = QInputDialog(self.view.dialog_parent())
+        dialog.setWindowTitle("Reviewer")
+        dialog.setLabelText("Your name, as the audit trail should record your reviews:")
+        dialog.setTextValue(self.settings.reviewer())
+        dialog.textValueSelected.connect(self._reviewer_given)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _reviewer_given(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            self.view.show_message("A review needs the reviewer's name.")
+            self._pending = None
+            return
+        self.settings.session_reviewer = name
+        prefs = self.settings.preferences()
+        prefs.reviewer = name
+        self.settings.set_preferences(prefs)
+        if self._pending is not None:
+            paths, value = self._pending
+            self._pending = None
+            self.review_paths(paths, value)
 
     # labelling -------------------------------------------------------------------------------
-    def selected_paths(self) -> list[str]:
-        return self.w.active_view().selected_paths()
-
     def review(self, value: str) -> int:
         """CONFIRM (each cell keeps its predicted class), a class code, EXCLUDED, or '' to
         clear, for the selected cells of the active view."""
-        return self.review_paths(self.selected_paths(), value)
+        return self.review_paths(self.view.selected_paths(), value)
 
     def review_paths(self, paths: list[str], value: str) -> int:
-        w = self.w
-        if w.session.signed:
-            w.show_message(f"{signed_text(w.session.case)}: reopen the case to change labels.")
+        s = self.session
+        if s.signed:
+            self.view.show_message(f"{signed_text(s.info)}: reopen the case to change labels "
+                                   "(Review ▸ Reopen Case).")
             return 0
-        entries, reviews = [], {}
-        analysis = w.current_analysis()  # knows the current image's hash before the batch does
+        if s.handle is None:
+            self.view.show_message("The case is still being opened; try again in a moment.")
+            return 0
+        changes = []
         for path in paths:
-            item = w.model.item_for(path)
-            if item is None or item.error:
+            cell = self.model.item_for(path)
+            if cell is None or cell.error:
                 continue
-            label = item.predicted if value == CONFIRM else value
+            label = cell.predicted if value == CONFIRM else value
             if value == CONFIRM and not label:
                 continue
-            sha = item.sha256 or (analysis.sha256 if analysis is not None
-                                  and analysis.path == path else "")
-            entries.append((path, sha, label))
-            reviews[path] = label
-        if not entries:
-            w.show_message("Nothing to review: select a classified cell first.")
+            cid = cell.cell_id or self.view.known_cell_id(path)
+            changes.append((path, cid, cell.review, label))
+        if not changes:
+            self.view.show_message("Nothing to review: select a classified cell first.")
             return 0
-        view = w.active_view()
-        current = view.current_path()
-        w.model.set_reviews(reviews)
-        now = time.monotonic()
-        self._changed.update(dict.fromkeys(reviews, now))
-        w.session.save_reviews(entries)
-        n = len(entries)
-        if value and n == 1 and w.actions.advance.isChecked():
-            self._advance(current)
+        if not self.reviewer_known():
+            self._pending = (paths, value)
+            self.ask_reviewer()
+            return 0
+        n = self._apply(_Change(tuple(changes)))
+        self._undo.append(_Change(tuple(changes)))
+        self._redo.clear()
+        current = self.view.current_path()
+        if value and n == 1 and self.actions.advance.isChecked():
+            self.view.after_review(current)
         what = "Cleared the review of" if not value else (
             "Confirmed" if value == CONFIRM else "Excluded from the count:" if value == EXCLUDED
             else f"Corrected to {value}:")
-        w.show_message(f"{what} {n} cell{'s' if n > 1 else ''}")
+        self.view.show_message(f"{what} {n} cell{'s' if n > 1 else ''}")
         self.update_ui()
         return n
 
-    def not_changed_since(self, reviews: dict[str, str], started: float) -> dict[str, str]:
+    def _apply(self, change: _Change, undo: bool = False) -> int:
+        """Show the new labels at once and save them (in order, on the writer thread)."""
+        labels = {path: (old if undo else new) for path, _cid, old, new in change.cells}
+        self.model.set_reviews(labels)
+        now = time.monotonic()
+        self._changed.update(dict.fromkeys(labels, now))
+        self.session.save_reviews([(path, cid, labels[path], self._ai_note(path))
+                                   for path, cid, _, _ in change.cells],
+                                  self.settings.reviewer())
+        self.reviewed.emit(len(labels))
+        return len(labels)
+
+    def _ai_note(self, path: str) -> str:
+        """The model's label the person confirmed or overrode, for the trail."""
+        cell = self.model.item_for(path)
+        if cell is None or not cell.classified:
+            return ""
+        return f"AI {cell.predicted} {cell.confidence:.0%}"
+
+    def undo(self) -> None:
+        if not self._undo or self.session.signed:
+            return
+        change = self._undo.pop()
+        self._apply(change, undo=True)
+        self._redo.append(change)
+        self.view.show_message(f"Undone: {len(change.cells)} label change(s) (kept in the "
+                               "audit trail)")
+        self.update_ui()
+
+    def redo(self) -> None:
+        if not self._redo or self.session.signed:
+            return
+        change = self._redo.pop()
+        self._apply(change)
+        self._undo.append(change)
+        self.view.show_message(f"Redone: {len(change.cells)} label change(s)")
+        self.update_ui()
+
+    def forget_history(self) -> None:
+        """Another case: its undo history does not carry over."""
+        self._undo.clear()
+        self._redo.clear()
+
+    def not_changed_since(self, reviews: dict, started: float) -> dict:
         """The labels a worker read from the store, less those changed here since it started
         (a late answer must not undo a newer review)."""
         return {path: label for path, label in reviews.items()
                 if self._changed.get(path, -1.0) < started}
 
-    def _advance(self, reviewed: str) -> None:
-        """After a one-cell review, go on to the next cell needing review (or the next one)."""
-        w = self.w
-        view = w.active_view()
-        if view is w.browser:
-            following = w.model.next_in_queue(reviewed)
-            if following and w.model.row_of(following) > w.model.row_of(reviewed):
-                view.select_path(following)
-                return
-            row = w.model.row_of(reviewed)
-            if 0 <= row < w.model.rowCount() - 1:
-                w.browser.select_row(row + 1)
-        elif view.current_path() == reviewed:  # gallery: the cell may have left the class
-            view.select_next(reviewed)
-
     def pick_class(self) -> str | None:
-        spec = self.w.session.spec
-        if spec is None or not self.selected_paths() or self.w.session.signed:
+        """Any class of the 21-class taxonomy (the model's first), searchable."""
+        spec = self.session.spec
+        if spec is None or not self.view.selected_paths():
             return None
-        item = self.w.model.item_for(self.w.active_view().current_path())
-        code = ClassPicker.pick(self.w, spec.classes, item.effective_class if item else "")
+        if self.session.signed:
+            self.view.show_message(f"{signed_text(self.session.info)}: reopen the case to "
+                                   "change labels.")
+            return None
+        item = self.model.item_for(self.view.current_path())
+        others = sorted(c for c in BONE_MARROW_CLASSES if c not in spec.classes)
+        code = ClassPicker.pick(self.view.dialog_parent(), [*spec.classes, *others],
+                                item.effective_class if item else "")
         if code:
             self.review(code)
         return code
 
     def next_in_queue(self) -> str:
-        w = self.w
-        w.views.setCurrentWidget(w.browser)
-        path = w.model.next_in_queue(w.browser.current_path())
-        if path:
-            w.browser.select_path(path)
-            w.browser.focus_grid()
-        else:
-            w.show_message("No cell needing review is left unreviewed.")
+        path = self.model.next_in_queue(self.view.current_path())
+        if not path:
+            self.view.show_message("No cell needing review is left unreviewed.")
         return path
 
+    # state of the controls -------------------------------------------------------------------
+    def ui_state(self) -> UiState:
+        s, m = self.session, self.model
+        current = self.view.current_path()
+        item = m.item_for(current) if current else None
+        return UiState(
+            images=m.total(), listing=s.listing, running=s.batch_running,
+            model_ready=s.classifier is not None, model_loading=s.model_loading,
+            current=item is not None, current_classified=item is not None and item.classified
+            and not item.error, current_has_id=item is not None and bool(item.sha256),
+            selected=len(self.view.selected_paths()), case_open=s.handle is not None,
+            signed=s.signed, classified=m.classified_count(), reviewed=m.reviewed_count(),
+            can_undo=bool(self._undo), can_redo=bool(self._redo))
+
     def update_ui(self, *_args: object) -> None:
-        """Enable the review controls for the current cell and the case's state."""
-        w = self.w
-        current = w.current_path()
-        item = w.model.item_for(current) if current else None
-        count = len(self.selected_paths())
-        signed = w.session.signed
-        enabled = (item is not None and w.session.classifier is not None and not item.error
-                   and not signed)
-        w.classification.set_review_state(item.review if item else "",
-                                          item.predicted if item else "", enabled, count,
-                                          w.session.case.signed_by if signed else "")
-        for action in [w.actions.confirm, w.actions.clear_review, w.actions.exclude,
-                       w.actions.pick_class, *w.actions.correct_to]:
-            action.setEnabled(enabled)
-        has_case = bool(w.session.case_id) and w.session.store is not None
-        w.actions.sign_off.setEnabled(has_case and not signed and w.model.classified_count() > 0)
-        w.actions.reopen.setEnabled(has_case and signed)
-        w.actions.audit_trail.setEnabled(has_case)
-        w.actions.cell_history.setEnabled(has_case and item is not None and bool(item.sha256))
-        w.classification.review.history_button.setEnabled(w.actions.cell_history.isEnabled())
-        w.actions.export_report.setEnabled(w.model.classified_count() > 0)
-        w.actions.export_training.setEnabled(w.model.reviewed_count() > 0)
+        """Enable the actions and show the current cell's review state."""
+        state = self.ui_state()
+        enabled = enabled_actions(state)
+        self.actions.apply(enabled)
+        item = self.model.item_for(self.view.current_path()) if state.current else None
+        selected = [self.model.item_for(p) for p in self.view.selected_paths()]
+        predictions = {c.predicted for c in selected if c is not None and c.predicted}
+        self.view.show_review_state(ReviewState(
+            item.review if item else "", item.predicted if item else "",
+            state.current_classified and state.case_open and not state.signed,
+            max(1, len(selected)), self.session.info.signed_by if state.signed else "",
+            len(predictions) > 1, enabled["cell_history"]))
 
     # counts ----------------------------------------------------------------------------------
     def schedule_refresh(self) -> None:
         """Recount soon: at once after a review, at most once a second while a batch runs."""
         if not self._refresh_timer.isActive():
-            self._refresh_timer.start(1000 if self.w.session.batch_running else 150)
+            self._refresh_timer.start(1000 if self.session.batch_running else 150)
 
     def current_differential(self) -> Differential:
-        w = self.w
-        case = w.model.case
-        case.set_model(w.session.spec.classes if w.session.spec is not None else ())
-        return case.differential(w.differential.target())
+        return self.session.case.differential(self.target)
 
-    def refresh_counts(self) -> None:
-        """Differential, queue counts and the accuracy above the thresholds."""
-        w = self.w
-        self._refresh_timer.stop()
-        needs, unreviewed = w.model.queue_counts()
-        prefs = w.settings.preferences()
-        thresholds = w.settings.review_thresholds()
-        rule = rule_text(thresholds, prefs.blur_threshold)
-        w.browser.set_queue(needs, unreviewed, rule)
-        self._stale = not w.differential.isVisible() and w.isVisible()
-        if not self._stale:  # a hidden panel is brought up to date when it is shown
-            w.differential.set_differential(self.current_differential())
-            spec = w.session.spec
-            table = spec.info.get("validation_selective") if spec is not None else None
-            w.differential.set_queue(needs, unreviewed, rule,
-                                     selective_sentence(table, thresholds))
-        self.update_ui()
-
-    def panel_shown(self, visible: bool) -> None:
-        if visible and self._stale:
-            self.refresh_counts()
-
-    def _target_changed(self, target: int) -> None:
-        self.w.settings.set_value("review/target", target)
+    def set_target(self, target: int) -> None:
+        self.target = target
+        self.settings.set_ui("target", target)
         self.refresh_counts()
 
-    # case: sign-off and the audit trail ------------------------------------------------------
-    def on_case(self, case: CaseInfo | None) -> None:
-        w = self.w
-        text = signed_text(case)
-        w.differential.set_signed(text)
-        if text:
-            note = f" – “{case.sign_note}”" if case.sign_note else ""
-            w.case_bar.show_message(f"<b>{text}</b>{note}. The labels of this case are frozen.",
-                                    "info", (("reopen", "Reopen to amend…"),))
-        else:
-            w.case_bar.hide()
+    def refresh_counts(self) -> None:
+        """The queue counts, the differential and the accuracy above the thresholds: one
+        computation, shown in the browser and the differential panel."""
+        self._refresh_timer.stop()
+        case = self.session.case
+        needs, unreviewed = case.queue_counts()
+        spec = self.session.spec
+        table = spec.info.get("validation_selective") if spec is not None else None
+        self.view.show_counts(needs, unreviewed, rule_text(case.thresholds, case.blur_threshold),
+                              selective_sentence(table, case.thresholds),
+                              self.current_differential())
         self.update_ui()
-
-    def _case_summary(self) -> tuple[str, str]:
-        d = self.current_differential()
-        needs, unreviewed = self.w.model.queue_counts()
-        blast = d.blast
-        blast_text = f", blasts {blast.text()}" if blast is not None and blast.total else ""
-        summary = (f"{d.final_total} cells counted (target {d.target}){blast_text}; "
-                   f"{d.reviewed_cells} reviewed; {needs} needed review.")
-        warning = (f"{unreviewed} cell{'s' if unreviewed != 1 else ''} needing review "
-                   f"{'are' if unreviewed != 1 else 'is'} not reviewed yet." if unreviewed
-                   else "")
-        if d.final_total < d.target:
-            warning += (" " if warning else "") + (
-                f"Only {d.final_total} of the {d.target} target cells are counted.")
-        return summary, warning
-
-    def sign_off(self) -> SignOffDialog | None:
-        w = self.w
-        if not w.session.case_id or w.session.signed:
-            return None
-        summary, warning = self._case_summary()
-        dialog = SignOffDialog(summary, w.settings.reviewer(), warning, parent=w)
-        dialog.accepted.connect(lambda: w.session.sign(dialog.name(), dialog.note()))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def reopen(self) -> SignOffDialog | None:
-        w = self.w
-        if not w.session.signed:
-            return None
-        dialog = SignOffDialog(signed_text(w.session.case), w.settings.reviewer(), reopen=True,
-                               parent=w)
-        dialog.accepted.connect(
-            lambda: w.session.sign(dialog.name(), dialog.note(), reopen=True))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def show_cell_history(self) -> None:
-        item = self.w.model.item_for(self.w.current_path())
-        if item is not None and item.sha256:
-            self.w.session.load_trail(item.sha256)
-
-    def show_trail(self, sha256: str = "") -> None:
-        self.w.session.load_trail(sha256)
-
-    def _on_trail(self, sha256: str, entries: list, check) -> None:
-        dialog = AuditDialog(entries, check, cell=sha256, parent=self.w)
-        self.dialog = dialog
-        dialog.open()
-
-    # exports ---------------------------------------------------------------------------------
-    def choose_report_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.w, "Folder for the case report",
-                                                  str(Path.home()))
-        if folder:
-            self.export_report(folder)
-
-    def export_report(self, folder: str) -> int:
-        """Write cells.csv and report.html of the open case into `folder` (on a worker)."""
-        w = self.w
-        results = [item.result for item in w.model.items() if item.result is not None]
-        if not any(r.classified for r in results):
-            w.show_message("Nothing to report yet: classify the folder first.")
-            return 0
-        missing = w.model.total() - len(results)
-        if missing:
-            w.show_message(f"{missing:,} images without results are left out of the report")
-        w.session.export_report(folder, results, w.differential.target())
-        return len(results)
-
-    def choose_training_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.w, "Empty folder for the training set",
-                                                  str(Path.home()))
-        if not folder:
-            return
-        answer = QMessageBox.question(
-            self.w, "Export training set",
-            "Include cells nobody reviewed, with the model's class?\n\nNo (recommended): only "
-            "cells a person confirmed or corrected, so retraining does not learn the model's "
-            "own mistakes.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        self.export_training(folder, answer == QMessageBox.StandardButton.Yes)
-
-    def export_training(self, folder: str, include_unreviewed: bool = False) -> int:
-        w = self.w
-        cells = [(item.path, item.sha256, item.predicted)
-                 for item in w.model.items() if item.sha256 and (item.review or item.predicted)]
-        if not cells:
-            w.show_message("No classified or reviewed cells to export.")
-            return 0
-        w.session.export_training(os.path.abspath(folder), cells, include_unreviewed)
-        return len(cells)

@@ -1,13 +1,13 @@
-"""The viewer's controller: owns the model, the results store and the workers.
+"""The viewer's session: owns the model, the results store, the open case and the workers.
 
-Widgets never touch these; the main window forwards user requests here and binds the signals
-below to widgets. Every request runs on a worker (gui/tasks.py does the work); requests on the
-same channel supersede older ones, so only the newest answer reaches the GUI.
+Widgets never touch these; controllers forward user requests here and bind the signals below to
+widgets. Every request runs on a worker (gui/tasks.py and gui/case_tasks.py do the work);
+requests on the same channel supersede older ones, so only the newest answer reaches the GUI.
+Every failure goes to the error channel (gui/errors.py) as the exception itself.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,15 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from marrow_desktop.core import audit
+from marrow_desktop.core.case import Case
+from marrow_desktop.core.case_files import CaseHandle
 from marrow_desktop.core.results import ImageResult
-from marrow_desktop.core.review import case_id_for
 from marrow_desktop.core.store import CaseInfo, ResultStore, StoreError
-from marrow_desktop.gui import tasks
+from marrow_desktop.gui import case_tasks, tasks
+from marrow_desktop.gui.errors import ErrorChannel
 from marrow_desktop.gui.settings import AppSettings
-from marrow_desktop.gui.tasks import Analysis, SerializedClassifier, StoredState
+from marrow_desktop.gui.tasks import Analysis, SerializedClassifier
 from marrow_desktop.gui.workers import TaskRunner, Ticket
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,15 @@ class BatchSummary:
 
 
 class Session(QObject):
-    """State that outlives a selection: the open image list, the model, the store."""
+    """State that outlives a selection: the open case, the model, the store."""
 
     modelLoading = Signal(str)  # what is being loaded
     modelReady = Signal(object)  # SerializedClassifier
-    modelFailed = Signal(str)
+    modelFailed = Signal(str)  # why (also reported on the error channel)
     listed = Signal(str, list)  # label of the source, its first image paths
     appended = Signal(list)  # more image paths of the same source
     listingDone = Signal(str, int)  # label, number of images
-    listFailed = Signal(str)
-    storedLoaded = Signal(object)  # StoredState
+    storedLoaded = Signal(object)  # case_tasks.StoredState
     batchStarted = Signal(int, bool)  # total, quality only
     resultsArrived = Signal(list)  # list[ImageResult], in chunks
     batchFinished = Signal(object)  # BatchSummary
@@ -63,35 +63,39 @@ class Session(QObject):
     camReady = Signal(int, object)  # class index, display-sized CAM
     sharpenedReady = Signal(float, object)  # amount, image
     reviewsSaved = Signal(int)
-    reviewFailed = Signal(str)
     caseChanged = Signal(object)  # CaseInfo of the open case
-    trailReady = Signal(str, object, object)  # sha256 ('' = whole case), entries, AuditCheck
+    trailReady = Signal(str, object, object)  # cell id ('' = whole case), entries, AuditCheck
     exported = Signal(str, int)  # path, rows
     reportExported = Signal(str, str)  # csv path, html path
     trainingExported = Signal(str)  # summary
-    message = Signal(str)  # status-bar text (errors included)
 
-    def __init__(self, settings: AppSettings, parent: QObject | None = None) -> None:
+    def __init__(self, settings: AppSettings, errors: ErrorChannel | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
+        self.errors = errors if errors is not None else ErrorChannel(self)
         self.tasks = TaskRunner(3, "marrow-tasks", self)
         # heavy work below the GUI thread's priority; ONNX Runtime's threads, created while the
         # model loads, inherit it
         self.batch_runner = TaskRunner(1, "marrow-batch", self, background=True)
         self.model_runner = TaskRunner(1, "marrow-model", self, background=True)
-        # label changes and sign-offs: one thread, so they reach the store in the order made
+        # changes of the case: one thread, so they reach the store in the order made
         self.writer = TaskRunner(1, "marrow-store", self)
         self.classifier: SerializedClassifier | None = None
         self.model_error = ""
         self.model_loading = False
         self.store: ResultStore | None = None
-        self.store_error = ""
-        self.paths: list[str] = []
+        self.case = Case(thresholds=settings.review_thresholds(),
+                         blur_threshold=settings.preferences().blur_threshold)
+        self.handle: CaseHandle | None = None  # where the open case lives
+        self.info: CaseInfo | None = None  # its trail head, sign-off, details, model
+        self.acknowledged: set[str] = set()  # models whose lab-shift warning was acknowledged
+        self.sources: list[str] = []
         self.label = ""
-        self.case: CaseInfo | None = None  # the open case (folder) that reviews belong to
         self._batch: Ticket | None = None
         self._listing: Ticket | None = None
         self._batch_state: dict[str, float] = {}
+        self._batch_error = ""
         self.batch_done = 0
         self._classify_when_ready = False
         self._closed = False
@@ -102,11 +106,9 @@ class Session(QObject):
         path = self.settings.store_path()
         try:
             self.store = ResultStore(path)
-            self.store_error = ""
         except (StoreError, OSError) as exc:
             self.store = None
-            self.store_error = f"Results will not be kept: {exc}"
-            self.message.emit(self.store_error)
+            self.errors.note(f"Results will not be kept: {exc}", "warning")
 
     # model -----------------------------------------------------------------------------------
     @property
@@ -117,54 +119,60 @@ class Session(QObject):
     def model_sha256(self) -> str:
         return self.classifier.spec.model_sha256 if self.classifier is not None else ""
 
-    def load_model(self) -> None:
-        """Load the model the preferences name, on a worker (torch only for the GPU backend)."""
+    def load_model(self, model: str | None = None) -> None:
+        """Load the model the preferences name (or `model`, a name or path), on a worker."""
         prefs = self.settings.preferences()
+        chosen = prefs.model_path if model is None else model
         self.model_loading = True
-        self.modelLoading.emit(str(tasks.model_path_for(prefs.model_path)))
-        self.model_runner.submit(tasks.load_model, prefs.model_path, prefs.backend,
-                                 channel="model", on_result=self._model_loaded,
-                                 on_error=self._model_failed)
+        self.modelLoading.emit(str(chosen or "the bundled model"))
+        self.model_runner.submit(tasks.load_model, chosen, prefs.backend, channel="model",
+                                 on_result=self._model_loaded, on_error=self._model_failed)
 
     def _model_loaded(self, classifier: SerializedClassifier) -> None:
         self.model_loading = False
         self.classifier = classifier
         self.model_error = ""
+        stats = classifier.domain
+        self.case.set_model(classifier.spec.classes,
+                            stats.false_alarm if stats is not None else float("nan"))
+        if classifier.domain_error:
+            self.errors.note(classifier.domain_error, "warning")
         self.modelReady.emit(classifier)
         if self._classify_when_ready:
             self._classify_when_ready = False
             self.classify()
 
-    def _model_failed(self, message: str) -> None:
+    def _model_failed(self, exc: BaseException) -> None:
         self.model_loading = False
         self.classifier = None
-        self.model_error = message
         self._classify_when_ready = False
-        self.modelFailed.emit(message)
+        self.errors.report(exc, "No model")
+        self.model_error = str(exc)
+        self.modelFailed.emit(self.model_error)
 
-    # image lists -----------------------------------------------------------------------------
+    # opening a case --------------------------------------------------------------------------
     def open_sources(self, sources: Sequence[str], label: str) -> None:
         """List the images of folders and/or files (natural order) on a worker; the first
-        paths arrive within a fraction of a second however big the folder is."""
+        paths arrive within a fraction of a second however big the folder is. The case they
+        belong to is found when the listing is complete."""
         self.cancel_batch()
         if self._listing is not None:
             self._listing.cancel()
         recursive = self.settings.preferences().recursive
         state = {"first": True}
-        case_id = case_id_for(list(sources))
 
         def chunk(paths: list[str]) -> None:
             if ticket is not self._listing:
                 return  # a newer listing replaced this one
             if state["first"]:
                 state["first"] = False
-                self.paths = list(paths)
-                self.label = label
-                self.case = CaseInfo(case_id)
+                self._close_case()
+                self.sources, self.label = list(sources), label
                 self.tasks.invalidate("analysis")
+                self.case.set_paths(paths, case_id="")
                 self.listed.emit(label, list(paths))
             else:
-                self.paths.extend(paths)
+                self.case.append_paths(paths)
                 self.appended.emit(list(paths))
 
         def finished(cancelled: bool) -> None:
@@ -173,40 +181,59 @@ class Session(QObject):
             self._listing = None
             if state["first"]:
                 chunk([])
-            self.listingDone.emit(label, len(self.paths))
-            self.lookup()
+            self.listingDone.emit(label, len(self.case))
+            self.tasks.submit(case_tasks.open_case_handle, list(sources), self.store,
+                              self.case.paths(), channel="case", on_result=self._case_opened,
+                              on_error=lambda exc: self.errors.report(exc, "Case"))
 
         ticket = self.tasks.stream(tasks.iter_images, list(sources), recursive, channel="list",
                                    on_chunk=chunk, on_finished=finished,
-                                   on_error=self._list_failed, interval=0.05, min_chunk=500,
-                                   max_chunk=20000)
+                                   on_error=lambda exc: self.errors.report(exc, "Cannot open"),
+                                   interval=0.05, min_chunk=500, max_chunk=20000)
         self._listing = ticket
 
-    def _list_failed(self, message: str) -> None:
-        self.listFailed.emit(message)
-        self.message.emit(f"Cannot open: {message}")
+    def _case_opened(self, opened: case_tasks.OpenedCase) -> None:
+        handle, info = opened.handle, opened.info
+        if handle.folder != self._folder_key():
+            handle.close()
+            return
+        self.handle, self.info = handle, info
+        self.acknowledged = set(opened.acknowledged)
+        self.case.set_case_id(handle.case_id)
+        self.caseChanged.emit(info)
+        self.lookup()
+
+    def _folder_key(self) -> str:
+        from marrow_desktop.core.review import case_id_for
+
+        return case_id_for(self.sources)
+
+    def _close_case(self) -> None:
+        if self.handle is not None:
+            handle = self.handle
+            self.writer.submit(handle.close)  # after any pending change of that case
+        self.handle, self.info = None, None
+        self.acknowledged = set()
 
     def lookup(self) -> None:
-        """Restore stored results of the open images (no pixels read, no inference)."""
-        if self.store is None or not self.paths:
+        """Restore stored results of the open images (no pixels read, no inference) and the
+        case's reviews."""
+        if not len(self.case):
             return
-        self.tasks.submit(tasks.lookup_stored, list(self.paths), self.store, self.model_sha256,
-                          self.case_id, channel="lookup", pass_ticket=True, on_result=self._stored,
-                          on_error=self._report)
-
-    def _stored(self, state: StoredState) -> None:
-        self.storedLoaded.emit(state)
-        if state.case is not None and state.case.case_id == self.case_id:
-            self.case = state.case
-            self.caseChanged.emit(state.case)
+        spec = self.spec
+        self.tasks.submit(case_tasks.lookup_stored, self.case.paths(), self.store,
+                          self.model_sha256, spec.domain_sha256 if spec is not None else "",
+                          self.handle, channel="lookup", pass_ticket=True,
+                          on_result=self.storedLoaded.emit,
+                          on_error=lambda exc: self.errors.report(exc, "Results store"))
 
     @property
     def case_id(self) -> str:
-        return self.case.case_id if self.case is not None else ""
+        return self.handle.case_id if self.handle is not None else ""
 
     @property
     def signed(self) -> bool:
-        return self.case is not None and self.case.signed
+        return self.info is not None and self.info.signed
 
     # folder runs -----------------------------------------------------------------------------
     @property
@@ -225,13 +252,14 @@ class Session(QObject):
         if not quality_only and self.classifier is None:
             if self.model_loading:
                 self._classify_when_ready = True
-                self.message.emit("The model is still loading; the run starts when it is ready.")
+                self.errors.note("The model is still loading; the run starts when it is ready.")
                 return True
-            self.message.emit(f"No model to classify with: {self.model_error or 'not loaded'}")
+            self.errors.note(f"No model to classify with: {self.model_error or 'not loaded'}",
+                             "warning")
             return False
-        todo = list(self.paths if paths is None else paths)
+        todo = list(self.case.paths() if paths is None else paths)
         if not todo:
-            self.message.emit("No images to run.")
+            self.errors.note("No images to run.")
             return False
         prefs = self.settings.preferences()
         classifier = None if quality_only else self.classifier
@@ -257,9 +285,9 @@ class Session(QObject):
         self._batch_state["errors"] += sum(1 for r in results if not r.ok)
         self.resultsArrived.emit(results)
 
-    def _batch_failed(self, message: str) -> None:
-        self._batch_error = message
-        self.message.emit(f"The run stopped: {message}")
+    def _batch_failed(self, exc: BaseException) -> None:
+        self._batch_error = str(exc)
+        self.errors.report(exc, "The run stopped")
 
     def _batch_finished(self, cancelled: bool) -> None:
         state = self._batch_state
@@ -274,9 +302,9 @@ class Session(QObject):
     # the selected image ----------------------------------------------------------------------
     def analyze(self, path: str, target: str = "top") -> None:
         self.tasks.submit(tasks.analyze_image, path, self.classifier, self.settings.thresholds(),
-                          self.store, target, self.case_id, channel="analysis", pass_ticket=True,
+                          self.store, target, channel="analysis", pass_ticket=True,
                           on_result=self._analysis,
-                          on_error=lambda message: self.analysisFailed.emit(path, message))
+                          on_error=lambda exc: self.analysisFailed.emit(path, str(exc)))
         self.tasks.invalidate("cam")
         self.tasks.invalidate("sharpen")
 
@@ -290,82 +318,94 @@ class Session(QObject):
         self.tasks.submit(tasks.explain_class, analysis.full, analysis.display.shape,
                           self.classifier, class_index, channel="cam",
                           on_result=lambda value: self.camReady.emit(*value),
-                          on_error=self._report)
+                          on_error=lambda exc: self.errors.report(exc, "Heat map"))
 
     def sharpen(self, display: np.ndarray, amount: float) -> None:
         self.tasks.submit(tasks.sharpen, display, amount, channel="sharpen",
                           on_result=lambda value: self.sharpenedReady.emit(*value),
-                          on_error=self._report)
+                          on_error=lambda exc: self.errors.report(exc, "Unsharp mask"))
 
-    # reviews and reports ---------------------------------------------------------------------
-    def save_reviews(self, entries: list[tuple[str, str, str]]) -> None:
-        """(path, content hash or '', label) triples; label '' clears."""
-        if self.store is None:
-            self.message.emit("Reviews cannot be kept: the results store is not available.")
+    # changes of the case ---------------------------------------------------------------------
+    def _case_ready(self, what: str) -> CaseHandle | None:
+        if self.handle is None:
+            self.errors.note(f"{what}: the case is not open yet (the folder is still being "
+                             "listed)", "warning")
+        return self.handle
+
+    def save_reviews(self, entries: list[tuple[str, str, str, str]], who: str) -> None:
+        """(path, cell id or '', label, note) each; label '' clears."""
+        handle = self._case_ready("Review not saved")
+        if handle is None:
             return
-        spec = self.spec
-        self.writer.submit(tasks.save_reviews, self.store, self.case_id, entries,
-                           self.settings.reviewer(), spec.name if spec else "",
-                           self.model_sha256, on_result=self.reviewsSaved.emit,
-                           on_error=self._review_failed)
+        self.writer.submit(case_tasks.save_reviews, handle, entries, who, self.spec,
+                           on_result=self._reviews_saved, on_error=self._review_failed)
 
-    def _review_failed(self, message: str) -> None:
-        self.message.emit(f"Review not saved: {message}")
-        self.reviewFailed.emit(message)
+    def _reviews_saved(self, value: tuple[int, CaseInfo]) -> None:
+        n, info = value
+        self._set_info(info)
+        self.reviewsSaved.emit(n)
+
+    def _review_failed(self, exc: BaseException) -> None:
+        self.errors.report(exc, "Review not saved")
         self.lookup()  # show what the store holds again
 
     def sign(self, who: str, note: str, reopen: bool = False) -> None:
         """Sign off the open case (or reopen it, `note` being the reason)."""
-        if self.store is None or not self.case_id:
-            self.message.emit("Cannot sign off: the results store is not available.")
-            return
-        spec = self.spec
-        self.writer.submit(tasks.sign_case, self.store, self.case_id, who, note, reopen,
-                           spec.name if spec else "", self.model_sha256,
-                           on_result=self._case_signed, on_error=self._report)
+        handle = self._case_ready("Cannot sign off")
+        if handle is not None:
+            self.writer.submit(case_tasks.sign_case, handle, who, note, reopen, self.spec,
+                               on_result=self._set_info,
+                               on_error=lambda exc: self.errors.report(exc, "Sign-off"))
 
-    def _case_signed(self, case: CaseInfo) -> None:
-        if case.case_id == self.case_id:
-            self.case = case
-            self.caseChanged.emit(case)
-
-    def load_trail(self, sha256: str = "") -> None:
-        """The open case's audit trail (one cell's when sha256 is given) and its check."""
-        if self.store is None or not self.case_id:
+    def record(self, action: str, who: str, note: str = "", details: str | None = None) -> None:
+        """A case-level trail entry (core.audit: details, model, acknowledge), with the model
+        in use."""
+        handle = self._case_ready("Not recorded")
+        if handle is None:
             return
-        self.writer.submit(tasks.audit_trail, self.store, self.case_id, sha256,
-                           on_result=lambda value: self.trailReady.emit(sha256, *value),
-                           on_error=self._report)
+        if action == audit.ACKNOWLEDGE and self.spec is not None:
+            self.acknowledged.add(self.spec.identity)
+        self.writer.submit(case_tasks.record_case, handle, action, who, note, self.spec,
+                           details, on_result=self._set_info,
+                           on_error=lambda exc: self.errors.report(exc, "Not recorded"))
+
+    def _set_info(self, info: CaseInfo) -> None:
+        if self.handle is not None and info.case_id == self.handle.case_id:
+            self.info = info
+            self.caseChanged.emit(info)
+
+    def load_trail(self, cid: str = "") -> None:
+        """The open case's audit trail (one cell's when a cell id is given) and its check."""
+        if self.handle is not None:
+            self.writer.submit(case_tasks.audit_trail, self.handle, cid,
+                               on_result=lambda value: self.trailReady.emit(cid, *value),
+                               on_error=lambda exc: self.errors.report(exc, "Audit trail"))
 
     def export_csv(self, out_path: str, results: list[ImageResult]) -> None:
         """The per-cell CSV of the open case (with its reviews), on a worker."""
-        prefs = self.settings.preferences()
-        self.writer.submit(tasks.export_csv, out_path, self.store, self.case_id, results,
-                           self.spec, self.settings.review_thresholds(), prefs.blur_threshold,
+        self.writer.submit(case_tasks.export_csv, out_path, self.handle, results, self.spec,
+                           self.case.thresholds, self.case.blur_threshold,
                            on_result=lambda n: self.exported.emit(out_path, n),
-                           on_error=lambda m: self.message.emit(f"Export failed: {m}"))
+                           on_error=lambda exc: self.errors.report(exc, "Export failed"))
 
     def export_report(self, out_dir: str, results: list[ImageResult], target: int) -> None:
         """The case report (cells.csv + report.html) of the open case, on a worker."""
-        prefs = self.settings.preferences()
-        self.writer.submit(tasks.export_case_report, out_dir, self.store, self.case_id, results,
-                           self.spec, self.settings.review_thresholds(), prefs.blur_threshold,
-                           target, on_result=lambda paths: self.reportExported.emit(*paths),
-                           on_error=lambda m: self.message.emit(f"Report not written: {m}"))
+        self.writer.submit(case_tasks.export_case_report, out_dir, self.handle, results,
+                           self.spec, self.case.thresholds, self.case.blur_threshold, target,
+                           on_result=lambda paths: self.reportExported.emit(*paths),
+                           on_error=lambda exc: self.errors.report(exc, "Report not written"))
 
     def export_training(self, out_dir: str, cells: list[tuple[str, str, str]],
                         include_unreviewed: bool) -> None:
-        """Copy (path, sha256, predicted) cells into class folders by final label."""
-        self.writer.submit(tasks.export_training_set, out_dir, self.store, self.case_id, cells,
+        """Copy (path, cell id, predicted) cells into class folders by final label."""
+        self.writer.submit(case_tasks.export_training_set, out_dir, self.handle, cells,
                            include_unreviewed, on_result=self.trainingExported.emit,
-                           on_error=lambda m: self.message.emit(f"Training set not written: {m}"))
-
-    def _report(self, message: str) -> None:
-        self.message.emit(message)
+                           on_error=lambda exc: self.errors.report(exc,
+                                                                   "Training set not written"))
 
     # shutting down ---------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel the run, wait for workers, close the store (window close)."""
+        """Cancel the run, wait for workers, close the stores (window close)."""
         if self._closed:
             return
         self._closed = True
@@ -374,6 +414,9 @@ class Session(QObject):
         self.tasks.shutdown()
         self.writer.shutdown()
         self.model_runner.shutdown()
+        if self.handle is not None:
+            self.handle.close()
         if self.store is not None:
             self.store.close()
             self.store = None
+

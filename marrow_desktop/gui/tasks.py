@@ -8,26 +8,23 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from marrow_desktop.core.audit import AuditCheck, AuditEntry
 from marrow_desktop.core.batch import run_batch
 from marrow_desktop.core.discovery import find_images
-from marrow_desktop.core.hashing import sha256_bytes, sha256_file
+from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, read_bytes
 from marrow_desktop.core.model_spec import ModelSpec
 from marrow_desktop.core.paths import default_model_path, models_dir, samples_dir
 from marrow_desktop.core.quality import QualityMetrics, QualityThresholds, assess, unsharp_mask
 from marrow_desktop.core.results import ImageResult
-from marrow_desktop.core.review import ReviewThresholds
-from marrow_desktop.core.store import CaseInfo, ResultStore
+from marrow_desktop.core.store import ResultStore
 
 if TYPE_CHECKING:
     from marrow_desktop.gui.workers import Ticket
@@ -146,49 +143,6 @@ def iter_images(sources: Sequence[str], recursive: bool = True) -> Iterator[str]
         yield str(path)
 
 
-@dataclass
-class StoredState:
-    """What the store knows about a folder: results (quality, and predictions of this model)."""
-
-    results: list[ImageResult] = field(default_factory=list)
-    reviews: dict[str, str] = field(default_factory=dict)  # path -> reviewed class
-    checked: int = 0
-    case: CaseInfo | None = None
-    started: float = field(default_factory=time.monotonic)  # reviews read after this moment
-
-
-def lookup_stored(paths: Sequence[str], store: ResultStore, model_sha256: str,
-                  case_id: str = "", ticket: Ticket | None = None) -> StoredState:
-    """Restore stored results for files whose size and mtime are unchanged (no pixels read)."""
-    state = StoredState()
-    known: dict[str, str] = {}
-    for i, path in enumerate(paths):
-        if ticket is not None and i % 256 == 0 and ticket.stale:
-            return state
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        sha = store.known_hash(path, st.st_size, st.st_mtime_ns)
-        if sha:
-            known[path] = sha
-    state.checked = len(paths)
-    hits = store.lookup_paths(known, model_sha256) if model_sha256 else {}
-    for path, sha in known.items():
-        result = hits.get(path) or store.get(path, sha)
-        if result is not None:
-            state.results.append(result)
-    if case_id:
-        state.case = store.case(case_id)
-        by_sha: dict[str, list[str]] = {}
-        for path, sha in known.items():
-            by_sha.setdefault(sha, []).append(path)
-        for sha, review in store.reviews(case_id).items():
-            for path in by_sha.get(sha) or [review.path]:
-                state.reviews[path] = review.label
-    return state
-
-
 def batch_results(paths: Sequence[str], classifier: SerializedClassifier | None,
                   store: ResultStore | None, batch_size: int,
                   thresholds: QualityThresholds) -> Iterator[ImageResult]:
@@ -216,8 +170,6 @@ class Analysis:
     probabilities: np.ndarray | None = None
     class_index: int = -1
     cam: np.ndarray | None = None  # display-sized, [0, 1]
-    review: str = ""
-    started: float = field(default_factory=time.monotonic)  # review read after this moment
 
 
 def display_copy(rgb: np.ndarray, limit: int = DISPLAY_MAX) -> np.ndarray:
@@ -245,7 +197,7 @@ def _display_cam(explanation: Explanation, display: np.ndarray) -> np.ndarray:
 
 
 def analyze_image(path: str, classifier: SerializedClassifier | None, thresholds: QualityThresholds,
-                  store: ResultStore | None = None, target: str = "top", case_id: str = "",
+                  store: ResultStore | None = None, target: str = "top",
                   ticket: Ticket | None = None) -> Analysis | None:
     """Decode, measure quality, classify and explain one image (None when superseded)."""
     data = read_bytes(path)
@@ -254,9 +206,6 @@ def analyze_image(path: str, classifier: SerializedClassifier | None, thresholds
     quality = assess(rgb, thresholds)
     result = ImageResult(path=path, content_sha256=sha, quality=quality)
     analysis = Analysis(path, sha, display_copy(rgb), rgb, quality, result)
-    if store is not None and case_id:
-        review = store.review(case_id, sha)
-        analysis.review = review.label if review else ""
     if ticket is not None and ticket.stale:
         return None
     if classifier is not None:
@@ -300,80 +249,3 @@ def explain_class(full: np.ndarray, display_shape: tuple[int, ...],
 def sharpen(display: np.ndarray, amount: float) -> tuple[float, np.ndarray]:
     """Unsharp-masked copy of the displayed image."""
     return amount, unsharp_mask(display, amount)
-
-
-# reviews and reports ---------------------------------------------------------------------------
-def save_reviews(store: ResultStore, case_id: str, entries: Sequence[tuple[str, str, str]],
-                 who: str, model_name: str, model_sha256: str) -> int:
-    """(path, known content hash or '', label) -> the case's labels and audit trail; returns
-    how many changed. All or nothing (a signed-off case raises CaseSignedError)."""
-    rows = [(sha or sha256_file(path), path, label) for path, sha, label in entries]
-    return len(store.set_reviews(case_id, rows, who, model_name, model_sha256))
-
-
-def sign_case(store: ResultStore, case_id: str, who: str, note: str, reopen: bool,
-              model_name: str, model_sha256: str) -> CaseInfo:
-    """Sign off a case (freeze it) or reopen it with a reason."""
-    if reopen:
-        return store.reopen(case_id, who, note, model_name, model_sha256)
-    return store.sign_off(case_id, who, note, model_name, model_sha256)
-
-
-def audit_trail(store: ResultStore, case_id: str, sha256: str = "",
-                ) -> tuple[list[AuditEntry], AuditCheck]:
-    """A case's trail (or one cell's part of it) and the check of the whole trail."""
-    return store.trail(case_id, sha256), store.verify_case(case_id)
-
-
-def export_csv(out_path: str, store: ResultStore | None, case_id: str,
-               results: Sequence[ImageResult], spec: ModelSpec | None,
-               thresholds: ReviewThresholds, blur_threshold: float) -> int:
-    """Write the per-cell CSV of the case (reviews, reviewers and final classes filled in)."""
-    from marrow_desktop.core.case_report import write_cells_csv
-
-    write_cells_csv(_case_report(store, case_id, results, spec, thresholds, blur_threshold),
-                    out_path)
-    return len(results)
-
-
-def _case_report(store: ResultStore | None, case_id: str, results: Sequence[ImageResult],
-                 spec: ModelSpec | None, thresholds: ReviewThresholds, blur_threshold: float,
-                 target: int = 200, check_trail: bool = False):
-    """core.case_report.build_case_report with the case's reviews (and trail check) from the
-    store; quality verdicts are re-decided at the user's blur threshold there."""
-    from marrow_desktop.core.case_report import build_case_report
-
-    reviews, case, audit = {}, None, None
-    if store is not None and case_id:
-        reviews, case = store.reviews(case_id), store.case(case_id)
-        audit = store.verify_case(case_id) if check_trail else None
-    classes = spec.classes if spec is not None else next(
-        (r.classes for r in results if r.classified), ())
-    return build_case_report(results, reviews, classes=classes, model=spec,
-                             thresholds=thresholds, blur_threshold=blur_threshold, target=target,
-                             case=case, audit=audit, case_id=case_id)
-
-
-def export_case_report(out_dir: str, store: ResultStore | None, case_id: str,
-                       results: Sequence[ImageResult], spec: ModelSpec | None,
-                       thresholds: ReviewThresholds, blur_threshold: float, target: int,
-                       ) -> tuple[str, str]:
-    """Write the case's cells.csv and report.html (reviews and trail check from the store)."""
-    from marrow_desktop.core.case_report import write_case_report
-
-    report = _case_report(store, case_id, results, spec, thresholds, blur_threshold, target,
-                          check_trail=True)
-    csv_path, html_path = write_case_report(report, out_dir)
-    return str(csv_path), str(html_path)
-
-
-def export_training_set(out_dir: str, store: ResultStore | None, case_id: str,
-                        cells: Sequence[tuple[str, str, str]], include_unreviewed: bool,
-                        ) -> str:
-    """Copy the case's cells into class folders by final label; returns a summary line."""
-    from marrow_desktop.core.training_export import export_training_set as export
-
-    reviews = store.reviews(case_id) if store is not None and case_id else {}
-    summary = export([(path, sha, predicted, reviews.get(sha)) for path, sha, predicted in cells],
-                     out_dir, include_unreviewed=include_unreviewed)
-    return summary.text()

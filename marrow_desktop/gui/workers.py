@@ -7,6 +7,9 @@ to the newest request (napari's habit). Generator jobs (superqt's habit) yield r
 sent to the GUI in chunks and stop between yields when cancelled.
 
 Callbacks always run on the GUI thread: workers emit a signal of the runner, which lives there.
+Failures reach `on_error` as the exception object itself (gui/errors.py decides how to show it:
+expected errors on the status line and in the message log, unexpected ones in a dialog and in
+the log file, with their traceback).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +95,7 @@ class Ticket:
 class _Job:
     ticket: Ticket
     on_result: Callable[[Any], None] | None
-    on_error: Callable[[str], None] | None
+    on_error: Callable[[BaseException], None] | None
     on_chunk: Callable[[list], None] | None = None
     on_finished: Callable[[bool], None] | None = None
 
@@ -122,8 +124,7 @@ class _FunctionWorker(QRunnable):
         try:
             value = self.fn(*self.args, **self.kwargs)
         except Exception as exc:
-            log.debug("worker job %s failed:\n%s", job, traceback.format_exc())
-            self._emit(job, _ERROR, describe_error(exc))
+            self._emit(job, _ERROR, exc)
         else:
             self._emit(job, _RESULT, value)
 
@@ -167,17 +168,16 @@ class _GeneratorWorker(_FunctionWorker):
                         self._emit(job, _CHUNK, buffer)
                         buffer, last = [], now
         except Exception as exc:
-            log.debug("generator job %s failed:\n%s", job, traceback.format_exc())
             if buffer:
                 self._emit(job, _CHUNK, buffer)
                 buffer = []
-            self._emit(job, _ERROR, describe_error(exc))
+            self._emit(job, _ERROR, exc)
         finally:
             if generator is not None:
                 try:
                     generator.close()  # runs the generator's clean-up (threads, files)
                 except Exception:
-                    log.debug("closing generator failed:\n%s", traceback.format_exc())
+                    log.warning("closing a generator failed", exc_info=True)
             if buffer:
                 self._emit(job, _CHUNK, buffer)
             self._emit(job, _FINISHED, cancelled)
@@ -211,10 +211,10 @@ class TaskRunner(QObject):
 
     def submit(self, fn: Callable, *args: Any, channel: str | None = None,
                on_result: Callable[[Any], None] | None = None,
-               on_error: Callable[[str], None] | None = None,
+               on_error: Callable[[BaseException], None] | None = None,
                pass_ticket: bool = False, priority: int = 0, **kwargs: Any) -> Ticket:
-        """Run fn(*args, **kwargs) on the pool; on_result(value) / on_error(message) follow on
-        the GUI thread unless the job went stale. pass_ticket adds ticket=... to the call."""
+        """Run fn(*args, **kwargs) on the pool; on_result(value) / on_error(exception) follow
+        on the GUI thread unless the job went stale. pass_ticket adds ticket=... to the call."""
         ticket = self._ticket(channel)
         if self._closed:
             ticket.cancel()
@@ -229,7 +229,8 @@ class TaskRunner(QObject):
     def stream(self, fn: Callable[..., Iterator], *args: Any, channel: str | None = None,
                on_chunk: Callable[[list], None] | None = None,
                on_finished: Callable[[bool], None] | None = None,
-               on_error: Callable[[str], None] | None = None, interval: float = 0.1,
+               on_error: Callable[[BaseException], None] | None = None,
+               interval: float = 0.1,
                max_chunk: int = 500, min_chunk: int = 1, pass_ticket: bool = False,
                **kwargs: Any) -> Ticket:
         """Drive the generator fn(*args, **kwargs) on the pool: on_chunk(list of yielded items)
@@ -276,7 +277,7 @@ class TaskRunner(QObject):
             return
         if kind == _ERROR and job.on_finished is not None:  # generator: finished still follows
             if job.on_error is not None:
-                job.on_error(str(payload))
+                job.on_error(payload)  # type: ignore[arg-type]
             return
         self._jobs.pop(job_id, None)
         if kind == _FINISHED:
@@ -288,4 +289,4 @@ class TaskRunner(QObject):
         if kind == _RESULT and job.on_result is not None:
             job.on_result(payload)
         elif kind == _ERROR and job.on_error is not None:
-            job.on_error(str(payload))
+            job.on_error(payload)  # type: ignore[arg-type]

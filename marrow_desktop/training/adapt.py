@@ -197,6 +197,7 @@ def base_head(classifier: Classifier, local_images: Sequence[np.ndarray],
               ) -> tuple[np.ndarray, np.ndarray]:
     """The base model's own linear head (weight from the graph, bias recovered exactly from
     logits - pooled @ W.T on a few images)."""
+    classifier = getattr(classifier, "inner", classifier)  # the GUI's serialized wrapper
     weight = getattr(classifier, "fc_weight", None)
     if weight is None:
         fc = classifier.model.get_classifier()  # type: ignore[attr-defined]
@@ -307,3 +308,41 @@ def require_domain(classifier: Classifier) -> DomainStats:
         raise ModelFileError(f"{classifier.spec.name}: its domain statistics keep no sample of "
                              "training features to adapt with")
     return stats
+
+
+@dataclass
+class AdaptPreview:
+    """An adaptation computed but not written yet (the GUI shows its figures first)."""
+
+    base: ModelSpec
+    adaptation: Adaptation
+    local: LocalCells
+    lab: str
+    name: str
+
+
+def preview(classifier: Classifier, cells: Sequence[tuple[str, str]], lab: str, name: str,
+            left_out: Sequence[str] = ()) -> AdaptPreview:
+    """Adapt to (image path, class code) reviewed cells; nothing is written."""
+    from marrow_desktop.training.loading import load_sample
+
+    spec = classifier.spec
+    stats = require_domain(classifier)
+    samples = [Sample(path, spec.classes.index(code)) for path, code in cells
+               if code in spec.classes]
+    local = read_local(classifier, samples, list(spec.classes))
+    local.left_out = list(left_out)
+    images = [load_sample(s).rgb for s in samples[:8]]
+    weight, bias = base_head(classifier, images)
+    adaptation = adapt_heads(stats, weight, bias, spec.temperature, local, spec.classes, lab)
+    return AdaptPreview(spec, adaptation, local, lab, name)
+
+
+def write_preview(p: AdaptPreview, folder: Path) -> ModelSpec:
+    """Write the previewed model into `folder` as NAME.json (an existing name gets a number)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out, n = folder / f"{p.name}.json", 1
+    while out.exists() or out.with_name(f"{out.stem}.adapted.npz").exists():
+        n += 1
+        out = folder / f"{p.name}-{n}.json"
+    return write_adapted(p.base, p.adaptation, out, out.stem, p.local, p.lab)

@@ -75,7 +75,9 @@ def make_window(qtbot) -> Iterator[Callable]:
 
     windows = []
 
-    def make(settings, folder: Path | str | None = None, wait_model: bool = True):
+    def make(settings, folder: Path | str | None = None, wait_model: bool = True,
+             reviewer: str = "tester"):
+        settings.session_reviewer = reviewer  # '' lets the window ask, as on a first review
         window = MainWindow(settings)
         qtbot.addWidget(window)
         windows.append(window)

@@ -10,8 +10,8 @@ def wait_listed(qtbot, window, count: int) -> None:
 def wait_analysis(qtbot, window, path: str | None = None) -> None:
     """Until the panels show the analysis of the current (or given) image."""
     def ready() -> bool:
-        a = window._analysis
-        return a is not None and a.path == (path or window._current)
+        a = window.selection.analysis
+        return a is not None and a.path == (path or window.selection.path)
     qtbot.waitUntil(ready, timeout=20000)
 
 
@@ -19,7 +19,7 @@ def run_batch(qtbot, window, quality_only: bool = False, timeout: int = 60000):
     """Start a folder run and wait for its summary."""
     with qtbot.waitSignal(window.session.batchFinished, timeout=timeout) as blocker:
         if quality_only:
-            window.check_quality()
+            window.session.classify(quality_only=True)
         else:
-            window.classify_folder()
+            window.folders.classify()
     return blocker.args[0]

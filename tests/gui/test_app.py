@@ -98,21 +98,24 @@ def test_settings_dialog_round_trip(qtbot, make_window, app_settings, tmp_path):
     window = make_window(app_settings, None)
     dialog = window.show_settings()
     qtbot.addWidget(dialog)
-    assert dialog.custom.isChecked() and dialog.path.text().endswith("missing.json")
-    dialog.batch_size.setValue(32)
-    dialog.blur.setValue(12.5)
-    dialog.low_conf.setValue(80)
-    dialog.margin.setValue(10)
-    dialog.reviewer.setText("Dr. Ada Lovelace")
-    dialog.bundled.setChecked(True)
-    dialog.backend.setCurrentIndex(dialog.backend.findData("onnx"))
+    e = dialog.editors
+    assert e["model_path"].value().endswith("missing.json")
+    qtbot.waitUntil(lambda: e["model_path"].combo.count() >= 2)  # the models, from a worker
+    e["batch_size"].setValue(32)
+    e["blur_threshold"].setValue(12.5)
+    e["low_confidence"].setValue(80)
+    e["review_margin"].setValue(10)
+    e["blast_probability"].setValue(40)
+    e["reviewer"].setText("Dr. Ada Lovelace")
+    e["model_path"].combo.setCurrentIndex(0)  # the bundled model
+    e["backend"].setCurrentIndex(e["backend"].findData("onnx"))
     dialog.accept()
     saved = app_settings.preferences()
     assert (saved.batch_size, saved.blur_threshold, saved.low_confidence) == (32, 12.5, 0.8)
     assert saved.review_margin == 0.1 and app_settings.reviewer() == "Dr. Ada Lovelace"
     assert saved.model_path == "" and saved.backend == "onnx"
     assert window.inspector.thresholds.blur_threshold == 12.5
-    assert window.browser.delegate.review_thresholds == ReviewThresholds(0.8, 0.1)
+    assert window.model.case.thresholds == ReviewThresholds(0.8, 0.1, 0.4, 0.05)
     qtbot.waitUntil(lambda: not window.session.model_loading, timeout=30000)  # reloaded
 
 

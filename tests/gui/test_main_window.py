@@ -82,7 +82,7 @@ def test_open_folder_select_image_shows_model_output(qtbot, make_window, model_s
     assert window.classification.cam_class_index == top3[1]
     expected_cam = cv2.resize(reference.explain(rgb, top3[1]).cam, (250, 250),
                               interpolation=cv2.INTER_LINEAR)
-    np.testing.assert_allclose(window._analysis.cam, expected_cam, atol=1e-5)
+    np.testing.assert_allclose(window.selection.analysis.cam, expected_cam, atol=1e-5)
 
     # the unsharp-masked view is made by a worker too
     with qtbot.waitSignal(window.session.sharpenedReady, timeout=10000):
@@ -102,7 +102,7 @@ def test_batch_to_the_end_then_export_matches_classifier(qtbot, make_window, mod
 
     out = tmp_path / "report.csv"
     with qtbot.waitSignal(window.session.exported, timeout=10000):
-        window.export_to(str(out))
+        window.folders.export_to(str(out))
     rows = _read_csv(out)
     assert list(rows[0].keys()) == report_columns(reference.spec.classes)
     assert len(rows) == 21
@@ -130,7 +130,7 @@ def test_cancelled_batch_stops_early_and_keeps_what_it_did(qtbot, make_window, m
     window = make_window(model_settings, image_folder)
     wait_listed(qtbot, window, 21)
     with qtbot.waitSignal(window.session.batchFinished, timeout=30000) as finished:
-        window.classify_folder()
+        window.folders.classify()
         assert window.batch_bar.isVisible() and window.actions.cancel.isEnabled()
         qtbot.waitUntil(lambda: window.session.batch_done >= 2, timeout=15000)
         window.batch_bar.cancel_button.click()
@@ -170,7 +170,7 @@ def test_review_shows_in_browser_filter_and_csv(qtbot, make_window, model_settin
     wait_analysis(qtbot, window, paths[0])
     predicted = window.model.item_for(paths[0]).predicted
     with qtbot.waitSignal(window.session.reviewsSaved, timeout=5000):
-        window.review(CONFIRM)
+        window.reviews.review(CONFIRM)
     assert window.model.item_for(paths[0]).review == predicted
     assert window.browser.current_path() == paths[1]  # next image after a review
     window.browser.select_path(paths[0])
@@ -181,7 +181,7 @@ def test_review_shows_in_browser_filter_and_csv(qtbot, make_window, model_settin
     other = next(c for c in window.session.spec.classes
                  if c != window.model.item_for(paths[1]).predicted)
     with qtbot.waitSignal(window.session.reviewsSaved, timeout=5000):
-        window.review(other)
+        window.reviews.review(other)
     assert window.model.item_for(paths[1]).review_state == "corrected"
 
     window.browser.set_filter(BrowserFilter(review="corrected"))
@@ -192,7 +192,7 @@ def test_review_shows_in_browser_filter_and_csv(qtbot, make_window, model_settin
 
     out = tmp_path / "reviewed.csv"
     with qtbot.waitSignal(window.session.exported, timeout=10000):
-        window.export_to(str(out))
+        window.folders.export_to(str(out))
     reviewed = {row["path"]: row["reviewed_class"] for row in _read_csv(out)}
     assert reviewed[paths[0]] == predicted and reviewed[paths[1]] == other
     assert sum(1 for v in reviewed.values() if v) == 2

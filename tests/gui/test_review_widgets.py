@@ -136,7 +136,8 @@ def test_differential_panel_numbers(qtbot):
     panel.set_differential(d)
     assert panel.blast_value.text() == "40.0%"
     assert "21.9–61.3" in panel.blast_interval.text()
-    assert panel.blast_chip.text().startswith("≥ 20%")
+    assert panel.blast_chip.isHidden()  # 20 counted cells: too few for an alarm colour
+    assert "only 20 of the 50 cells" in panel.blast_interval.text()
     assert "20%" in panel.blast_box.toolTip()
     assert panel.progress.format() == "20 of 200 cells counted"
     bla, nif = _row(panel, "BLA"), _row(panel, "NIF")
@@ -168,8 +169,15 @@ def test_differential_panel_numbers(qtbot):
 def test_differential_panel_blast_levels(qtbot):
     panel = DifferentialPanel()
     qtbot.addWidget(panel)
-    panel.set_differential(differential([("BLA", "")] * 3 + [("NGS", "")] * 40, SHIPPED_CLASSES))
+    panel.set_differential(differential([("BLA", "")] * 4 + [("NGS", "")] * 56, SHIPPED_CLASSES))
     assert panel.blast_chip.text().startswith("≥ 5%")
+    panel.set_differential(differential([("BLA", "")] * 15 + [("NGS", "")] * 45, SHIPPED_CLASSES))
+    assert panel.blast_chip.text().startswith("≥ 20%")
+    # header and table come from the same count
+    bla = _row(panel, "BLA")
+    assert panel.blast_value.text() == "25.0%" == panel.table.item(bla, 4).text().split(" · ")[1]
+    panel.set_differential(differential([("BLA", "")] * 3 + [("NGS", "")] * 10, SHIPPED_CLASSES))
+    assert panel.blast_chip.isHidden() and panel.blast_value.text() == "23.1%"
     panel.set_differential(differential([("NGS", "")] * 40, SHIPPED_CLASSES))
     assert panel.blast_value.text() == "0.0%" and panel.blast_chip.isHidden()
     panel.set_differential(differential([], SHIPPED_CLASSES))

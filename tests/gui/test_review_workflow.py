@@ -25,8 +25,9 @@ def window(qtbot, make_window, app_settings, image_folder):
     prefs.backend = "onnx"  # the bundled model (model_path '')
     prefs.reviewer = "Dr. Test"
     app_settings.set_preferences(prefs)
-    window = make_window(app_settings, image_folder)
+    window = make_window(app_settings, image_folder, reviewer="Dr. Test")
     wait_listed(qtbot, window, 21)
+    qtbot.waitUntil(lambda: window.session.handle is not None, timeout=5000)
     run_batch(qtbot, window)
     window.actions.advance.setChecked(False)
     window.differential_dock.raise_()  # tabbed behind the inspector at first
@@ -76,7 +77,7 @@ def test_keyboard_review_is_stored_with_its_audit_trail(qtbot, window):
     _key(qtbot, window, Qt.Key.Key_Backspace)
     assert item.review == ""
 
-    store, case = window.session.store, window.session.case_id
+    store, case = window.session.handle.reader(), window.session.case_id
     trail = store.trail(case, item.sha256)
     assert [(e.previous, e.new) for e in trail] == [
         ("", "MON"), ("MON", "BLA"), ("BLA", EXCLUDED), (EXCLUDED, "")]
@@ -125,12 +126,12 @@ def test_review_queue_lists_uncertain_cells_first(qtbot, window):
     assert f"{unreviewed} of {needs}" in window.browser.queue_label.text().replace("<b>", "") \
         .replace("</b>", "")
     assert "91.2% correct" in window.differential.queue_detail.text()  # validation figure
-    first = window.reviews.next_in_queue()
-    assert window.browser.current_path() == first
+    window.actions.next_in_queue.trigger()
+    first = window.browser.current_path()
     assert window.model.needs_review(window.model.item_for(first))
     _key(qtbot, window, Qt.Key.Key_Return)
     assert window.model.queue_counts() == (needs, unreviewed - 1)
-    assert window.reviews.next_in_queue() != first
+    assert window.reviews.next_in_queue() not in ("", first)
 
 
 def test_gallery_drop_relabels_cells(qtbot, window):
@@ -146,25 +147,28 @@ def test_sign_off_freezes_the_case_until_reopened(qtbot, window):
     path = _path(window, "BLA_00851.jpg")
     window.browser.select_path(path)
     _key(qtbot, window, Qt.Key.Key_1)
-    dialog = window.reviews.sign_off()
+    dialog = window.cases.sign_off()
     assert "17 cells counted" in dialog.summary.text()
-    assert "not reviewed yet" in dialog.warning.text()  # the queue is not done
+    assert "needing review are not reviewed" in dialog.warning.text()  # the queue is not done
+    assert "17 of the 200 target cells counted" in dialog.warning.text()
     assert dialog.name() == "Dr. Test"
     dialog.name_edit.setText("Dr. Ada Lovelace")
+    assert not dialog.ok_button.isEnabled()  # unmet criteria need an override reason
+    dialog.override_edit.setText("teaching case, partial count")
     with qtbot.waitSignal(window.session.caseChanged, timeout=5000):
         dialog.accept()
     assert window.session.signed and window.case_bar.isVisible()
-    assert not window.actions.confirm.isEnabled()
+    assert not window.classification.review.confirm_button.isEnabled()
     _activate(qtbot, window)
-    assert not window.actions.correct_to[1].isEnabled()
-    qtbot.keyClick(window.browser.grid, Qt.Key.Key_2)
+    qtbot.keyClick(window.browser.grid, Qt.Key.Key_2)  # refused, and the user is told why
     qtbot.wait(200)
     assert window.model.item_for(path).review == "BLA"
-    assert window.review("EOS") == 0  # the menu / panel path is refused too
-    store, case = window.session.store, window.session.case_id
+    assert "reopen the case" in window.statusBar().currentMessage()
+    assert window.reviews.review("EOS") == 0  # the menu / panel path is refused too
+    store, case = window.session.handle.reader(), window.session.case_id
     assert store.reviews(case)[window.model.item_for(path).sha256].label == "BLA"
 
-    dialog = window.reviews.reopen()
+    dialog = window.cases.reopen()
     assert not dialog.ok_button.isEnabled()  # a reason is required
     dialog.note_edit.setPlainText("late correction")
     assert dialog.ok_button.isEnabled()
@@ -174,9 +178,11 @@ def test_sign_off_freezes_the_case_until_reopened(qtbot, window):
     _key(qtbot, window, Qt.Key.Key_2)
     assert window.model.item_for(path).review == "EOS"
     actions = [e.action for e in store.trail(case)]
-    assert actions == ["review", "sign_off", "reopen", "review"]
-    assert store.trail(case)[1].who == "Dr. Ada Lovelace"
-    assert store.trail(case)[2].note == "late correction"
+    assert actions == ["model", "review", "sign_off", "reopen", "review"]
+    assert store.trail(case)[2].who == "Dr. Ada Lovelace"
+    assert "OVERRIDE: teaching case, partial count" in store.trail(case)[2].note
+    assert "needing review" in store.trail(case)[2].note
+    assert store.trail(case)[3].note == "late correction"
 
 
 def test_audit_dialog_reports_a_tampered_store(qtbot, window, data_dir):
@@ -184,29 +190,29 @@ def test_audit_dialog_reports_a_tampered_store(qtbot, window, data_dir):
     _key(qtbot, window, Qt.Key.Key_1)
     _key(qtbot, window, Qt.Key.Key_2)
     with qtbot.waitSignal(window.session.trailReady, timeout=5000):
-        window.reviews.show_trail()
-    assert "intact" in window.reviews.dialog.status.text()
-    assert len(window.reviews.dialog.entries) == 2
-    window.reviews.dialog.close()
+        window.cases.show_trail()
+    assert "intact" in window.cases.dialog.status.text()
+    assert len(window.cases.dialog.entries) == 3  # the case's model, then two reviews
+    window.cases.dialog.close()
     window.browser.select_path(_path(window, "BLA_00872.jpg"))
     _key(qtbot, window, Qt.Key.Key_3)
     window.browser.select_path(_path(window, "BLA_00851.jpg"))
     assert window.classification.review.history_button.isEnabled()
     with qtbot.waitSignal(window.session.trailReady, timeout=5000):
         window.classification.review.history_button.click()
-    history = window.reviews.dialog
+    history = window.cases.dialog
     assert [(e.previous, e.new) for e in history.entries] == [("", "BLA"), ("BLA", "EOS")]
     assert "BLA_00851.jpg" in history.windowTitle()
     history.close()
 
-    db = sqlite3.connect(window.settings.store_path())
+    db = sqlite3.connect(window.session.handle.case_path)  # the case file in the folder
     db.execute("DROP TRIGGER audit_no_update")
     db.execute("UPDATE audit SET who = 'mallory' WHERE seq = 1")
     db.commit()
     db.close()
     with qtbot.waitSignal(window.session.trailReady, timeout=5000):
-        window.reviews.show_trail()
-    assert "BROKEN" in window.reviews.dialog.status.text()
+        window.cases.show_trail()
+    assert "BROKEN" in window.cases.dialog.status.text()
 
 
 def test_exported_report_numbers_match_the_csv(qtbot, window, tmp_path):
@@ -216,7 +222,7 @@ def test_exported_report_numbers_match_the_csv(qtbot, window, tmp_path):
     _key(qtbot, window, Qt.Key.Key_0)  # excluded
     out = tmp_path / "report"
     with qtbot.waitSignal(window.session.reportExported, timeout=15000):
-        window.reviews.export_report(str(out))
+        window.cases.export_report(str(out))
     with open(out / "cells.csv", newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     page = read_report_html(out / "report.html")
@@ -233,7 +239,8 @@ def test_exported_report_numbers_match_the_csv(qtbot, window, tmp_path):
     assert reviewed == {"MON_00893.jpg": ("MON", "Dr. Test"),
                         "NGS_00851.jpg": (EXCLUDED, "Dr. Test")}
     assert page.ids["audit"]["data-status"] == "intact"
-    assert window.session.case_id == case_id_for([str(Path(rows[0]["path"]).parent)])
+    folder = case_id_for([str(Path(rows[0]["path"]).parent)])
+    assert window.session.handle.folder == folder and window.session.handle.in_folder
 
 
 def test_training_set_export_takes_reviewed_cells_only(qtbot, window, tmp_path):
@@ -245,20 +252,20 @@ def test_training_set_export_takes_reviewed_cells_only(qtbot, window, tmp_path):
     _key(qtbot, window, Qt.Key.Key_0)
     out = tmp_path / "train"
     with qtbot.waitSignal(window.session.trainingExported, timeout=15000):
-        window.reviews.export_training(str(out))
+        window.cases.export_training(str(out))
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
     assert files == ["EOS/EOS_00851.jpg", "MON/MON_00893.jpg"]
     assert (out / "manifest.csv").is_file()
 
 
 def test_a_late_store_answer_does_not_undo_a_newer_review(qtbot, window):
-    from marrow_desktop.gui.tasks import StoredState
+    from marrow_desktop.gui.case_tasks import StoredState
 
     path = _path(window, "BLA_00851.jpg")
     stale = StoredState(reviews={path: "EOS"})  # read from the store before the review below
     window.browser.select_path(path)
     _key(qtbot, window, Qt.Key.Key_4)
-    window._on_stored(stale)
+    window.folders._on_stored(stale)
     assert window.model.item_for(path).review == "MON"
-    window._on_stored(StoredState(reviews={path: "LYT"}))  # read after it: the store's word
+    window.folders._on_stored(StoredState(reviews={path: "LYT"}))  # read after it: the store's word
     assert window.model.item_for(path).review == "LYT"

@@ -128,14 +128,15 @@ def test_queue_counts_follow_results_reviews_and_thresholds(model):
         needs = [i for i in model.items() if model.needs_review(i)]
         return len(needs), sum(1 for i in needs if not i.review)
 
-    # b: 0.4 confidence and blurry; a: 0.9; c: 0.7 (at the threshold 0.5: fine); d: 0.95
-    assert model.queue_counts() == brute() == (1, 1)
-    model.set_reviews({"b.jpg": "EOS"})
-    assert model.queue_counts() == brute() == (1, 0)
-    model.set_thresholds(ReviewThresholds(0.8, 0.2), 8.0)  # c (0.7) now needs review too
-    assert model.queue_counts() == brute() == (2, 1)
-    model.update_results([_result("c.jpg", "BLA", 0.99, 30)])
-    assert model.queue_counts() == brute() == (1, 0)
+    # b: 0.4 confidence and blurry; a, c: predicted blasts (always queued); d: LYT 0.95
+    assert model.queue_counts() == brute() == (3, 3)
+    assert model.item_for("a.jpg").reasons == ("blast",)
+    model.set_reviews({"b.jpg": "EOS", "a.jpg": "BLA", "c.jpg": "BLA"})
+    assert model.queue_counts() == brute() == (3, 0)
     assert model.next_in_queue() == ""
+    model.set_thresholds(ReviewThresholds(0.96, 0.2), 8.0)  # d (0.95) now needs review too
+    assert model.queue_counts() == brute() == (4, 1) and model.next_in_queue() == "d.jpg"
+    model.update_results([_result("d.jpg", "LYT", 0.99, 30)])
+    assert model.queue_counts() == brute() == (3, 0)
     model.update_results([_result("e.jpg", "MON", 0.3, 30)])
-    assert model.queue_counts() == brute() == (2, 1) and model.next_in_queue() == "e.jpg"
+    assert model.queue_counts() == brute() == (4, 1) and model.next_in_queue() == "e.jpg"

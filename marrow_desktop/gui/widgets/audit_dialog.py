@@ -22,12 +22,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from marrow_desktop.core.audit import REOPEN, REVIEW, SIGN_OFF, AuditCheck, AuditEntry
+from marrow_desktop.core.audit import (
+    ACKNOWLEDGE,
+    ADD_CELL,
+    DETAILS,
+    MODEL,
+    REMOVE_CELL,
+    REOPEN,
+    REVIEW,
+    SIGN_OFF,
+    AuditCheck,
+    AuditEntry,
+)
 from marrow_desktop.core.review import EXCLUDED
 from marrow_desktop.gui import theme
 
 HEADERS = ("#", "When", "Who", "Action", "Cell", "Change", "Model", "Note")
-ACTIONS = {REVIEW: "Review", SIGN_OFF: "Sign-off", REOPEN: "Reopen"}
+ACTIONS = {REVIEW: "Review", SIGN_OFF: "Sign-off", REOPEN: "Reopen", DETAILS: "Details",
+           MODEL: "Model", ACKNOWLEDGE: "Acknowledged", ADD_CELL: "Cell added",
+           REMOVE_CELL: "Cell removed"}
 _ACTION_COLORS = {SIGN_OFF: theme.GOOD, REOPEN: theme.WARN}
 
 
@@ -43,12 +56,21 @@ def label_text(label: str) -> str:
     return "—" if not label else "excluded" if label == EXCLUDED else label
 
 
+def ai_label(entry: AuditEntry) -> str:
+    """The model's label recorded with a review ('AI MON 97%' in the note), '' if none."""
+    return entry.note[3:].split(" ")[0] if entry.note.startswith("AI ") else ""
+
+
 def change_text(entry: AuditEntry) -> str:
+    """Previous label → new one; a first review shows the model's label it confirmed or
+    overrode (AI MON → BLA)."""
     if entry.action != REVIEW:
         return ""
+    ai = ai_label(entry)
+    before = label_text(entry.previous) if entry.previous or not ai else f"AI {ai}"
     if not entry.new:
-        return f"{label_text(entry.previous)} → — (cleared)"
-    return f"{label_text(entry.previous)} → {label_text(entry.new)}"
+        return f"{before} → — (cleared)"
+    return f"{before} → {label_text(entry.new)}"
 
 
 def model_text(entry: AuditEntry) -> str:
@@ -72,7 +94,8 @@ class AuditDialog(QDialog):
         super().__init__(parent)
         self.check = check
         if cell:
-            entries = [e for e in entries if e.action == REVIEW and cell in (e.path, e.sha256)]
+            entries = [e for e in entries if e.action == REVIEW
+                       and cell in (e.path, e.sha256, e.cell)]
         self.entries = list(entries)
         name = next((os.path.basename(e.path) for e in self.entries if e.path), "")
         name = name or os.path.basename(cell) or cell[:12]
@@ -83,7 +106,7 @@ class AuditDialog(QDialog):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._show_status(check)
         scope = (f"Label changes of <b>{name}</b> ({len(self.entries)} entries)" if cell else
-                 f"Every label change, sign-off and reopening of this case "
+                 f"Every label change, sign-off, reopening and case change of this case "
                  f"({len(self.entries)} entries), oldest first. Times are local.")
         self.scope = QLabel(scope, objectName="muted", wordWrap=True)
         self.table = self._build_table()

@@ -247,6 +247,20 @@ class ClassGallery(QWidget):
         self.grid.scrollTo(index)
         return True
 
+    def select_next(self, reviewed: str) -> None:
+        """After a review of `reviewed`: the cell after it in this class (it may have left the
+        class when it was relabelled: then the one that took its place)."""
+        row = self.gallery.row_of(reviewed)
+        if row < 0:
+            row = max(0, self.grid.currentIndex().row())
+        else:
+            row += 1
+        if 0 <= row < self.gallery.rowCount():
+            index = self.gallery.index(row)
+            self.grid.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.grid.scrollTo(index)
+
     def _on_current(self, _current: QModelIndex, _previous: QModelIndex) -> None:
         self._emit_current()
 

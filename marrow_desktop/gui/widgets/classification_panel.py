@@ -161,12 +161,23 @@ class ClassificationPanel(QWidget):
             return
         self.set_cam(cam, class_index, display)
 
+    def set_reasons(self, reasons: Sequence[str]) -> None:
+        """The current cell's review reasons changed (a review, new thresholds)."""
+        if tuple(reasons) != self._reasons:
+            self._reasons = tuple(reasons)
+            self._show_probabilities(self._probs)
+
     def set_cam(self, cam: np.ndarray | None, class_index: int,
                 display: np.ndarray | None = None) -> None:
         self._cam_index = class_index
         caption = ""
         if self.spec is not None and 0 <= class_index < len(self.spec.classes):
             caption = f"Grad-CAM: {self.spec.classes[class_index]}"
+            if self._probs is not None:
+                p = float(self._probs[class_index])
+                top = int(np.argmax(self._probs))
+                caption += f" ({p:.1%}" + (", map scaled to its own maximum)"
+                                           if class_index != top else ")")
         if display is not None:
             self.cam_view.set_image(display, cam, caption)
         else:
@@ -207,5 +218,5 @@ class ClassificationPanel(QWidget):
         self.detail.setText(warning + runner)
 
     def set_review_state(self, review: str, predicted: str, enabled: bool, count: int = 1,
-                         signed: str = "") -> None:
-        self.review.set_state(review, predicted, enabled, count, signed)
+                         signed: str = "", mixed: bool = False) -> None:
+        self.review.set_state(review, predicted, enabled, count, signed, mixed)

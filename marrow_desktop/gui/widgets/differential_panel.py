@@ -33,6 +33,8 @@ from marrow_desktop.gui.widgets.static_plot import static_plot
 
 AML_BLASTS = 0.20  # WHO: >= 20% marrow blasts
 ELEVATED_BLASTS = 0.05  # above the normal marrow range
+#: Below this many counted cells the blast share gets no alarm colour (its interval is wide).
+MIN_BLAST_COUNT = 50
 HEADERS = ("Class", "Name", "AI", "Reviewed", "Final", "95% CI")
 NAME_COLUMN_MIN_WIDTH = 500  # the name column shows only where the panel is this wide
 _GREY = QColor("#94a3b8")
@@ -82,6 +84,11 @@ class DifferentialPanel(QWidget):
             "background: #f0fdf4; border: 1px solid #86efac; border-radius: 8px; "
             f"padding: 6px 10px; color: {theme.GOOD}; font-weight: 600;")
         self.signed_banner.hide()
+        self.lab_banner = QLabel(wordWrap=True)
+        self.lab_banner.setStyleSheet(
+            "background: #fff7ed; border: 1px solid #fdba74; border-radius: 8px; "
+            f"padding: 6px 10px; color: {theme.UNFAMILIAR}; font-weight: 600;")
+        self.lab_banner.hide()
 
         self.blast_box = QFrame()
         self.blast_caption = QLabel("BLASTS")
@@ -137,6 +144,7 @@ class DifferentialPanel(QWidget):
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(6)
         layout.addWidget(self.signed_banner)
+        layout.addWidget(self.lab_banner)
         layout.addWidget(self.blast_box)
         layout.addLayout(target_row)
         layout.addWidget(self.queue_label)
@@ -252,6 +260,11 @@ class DifferentialPanel(QWidget):
         self.signed_banner.setText(f"✓ {text}" if text else "")
         self.signed_banner.setVisible(bool(text))
 
+    def set_lab_warning(self, text: str) -> None:
+        """The lab-shift verdict (empty: none): the figures below may not apply."""
+        self.lab_banner.setText(f"⚠ {text}" if text else "")
+        self.lab_banner.setVisible(bool(text))
+
     def set_queue(self, count: int, unreviewed: int, thresholds_text: str = "",
                   selective_text: str = "") -> None:
         """The review queue: cells needing review and how many of them nobody has reviewed."""
@@ -291,6 +304,9 @@ class DifferentialPanel(QWidget):
     def _show_blast(self, d: Differential | None) -> None:
         share = d.blast if d is not None else None
         level = blast_level(share.fraction) if share is not None else ""
+        too_few = share is not None and share.total < MIN_BLAST_COUNT
+        if too_few:
+            level = ""  # no alarm colour on a handful of cells
         self._style_blast_box(level)
         color = {"aml": theme.BAD, "elevated": theme.WARN}.get(level, "#0f172a")
         self.blast_value.setStyleSheet(f"font-size: 30px; font-weight: 700; color: {color};")
@@ -303,9 +319,11 @@ class DifferentialPanel(QWidget):
             return
         lo, hi = share.interval
         self.blast_value.setText(f"{100 * share.fraction:.1f}%")
+        few = (f"<br><span style='color:{theme.WARN}'>only {share.total} of the "
+               f"{MIN_BLAST_COUNT} cells needed to judge</span>" if too_few else "")
         self.blast_interval.setText(f"95% CI {100 * lo:.1f}–{100 * hi:.1f}%<br>"
-                                    f"{share.count:,} of {share.total:,} counted cells")
-        if level == "normal":
+                                    f"{share.count:,} of {share.total:,} counted cells{few}")
+        if level in ("normal", ""):
             self.blast_chip.hide()
         else:
             self.blast_chip.setText("≥ 20% · WHO AML threshold" if level == "aml"

@@ -73,15 +73,24 @@ class ReviewBar(QWidget):
             self.reviewRequested.emit(code)
 
     def set_state(self, review: str, predicted: str, enabled: bool, count: int = 1,
-                  signed: str = "") -> None:
-        """Show the current image's review; count = how many images a click will affect;
-        signed = who signed the case off (the controls are then read-only)."""
+                  signed: str = "", mixed: bool = False) -> None:
+        """Show the current image's review; count = how many images a click will affect
+        (mixed: they are predicted as different classes, each keeps its own); signed = who
+        signed the case off (the controls are then read-only)."""
         for widget in (self.confirm_button, self.correct_box):
             widget.setEnabled(enabled)
         self.confirm_button.setEnabled(enabled and bool(predicted))
         self.clear_button.setEnabled(enabled and bool(review))
-        many = f" ({count} images)" if count > 1 else ""
-        self.confirm_button.setText(f"Confirm {predicted}{many}" if predicted else "Confirm")
+        if count > 1 and mixed:
+            text = f"Confirm each prediction ({count} cells)"
+            tip = ("Each selected cell keeps its own predicted class (they differ); Enter does "
+                   "the same")
+        else:
+            many = f" ({count} cells)" if count > 1 else ""
+            text = f"Confirm {predicted}{many}" if predicted else "Confirm"
+            tip = "The predicted class is right (Enter)"
+        self.confirm_button.setText(text)
+        self.confirm_button.setToolTip(tip)
         if signed:
             self.state.setText(f"Case signed off by {signed}: labels are frozen"
                                + (f" · {_describe(review, predicted)}" if review else ""))

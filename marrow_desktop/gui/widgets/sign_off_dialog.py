@@ -1,4 +1,9 @@
-"""Sign off a case (name, optional note), or reopen a signed-off one (name, required reason)."""
+"""Sign off a case (name, optional note), or reopen a signed-off one (name, required reason).
+
+Signing off a case with unmet criteria (cells needing review left unreviewed, fewer cells
+counted than the target, a lab-shift warning not acted on) lists them and asks for an explicit
+override reason, which the trail records with the note.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ class SignOffDialog(QDialog):
     """The caller gives the summary and warning texts; name() and note() are the answers."""
 
     def __init__(self, summary: str, default_name: str, warning: str = "", reopen: bool = False,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, unmet: list[str] | None = None) -> None:
         super().__init__(parent)
         self.reopen = reopen
         self.setMinimumWidth(460)
@@ -36,6 +41,11 @@ class SignOffDialog(QDialog):
         self.summary = QLabel(summary, wordWrap=True)
         self.summary.setStyleSheet("background: #f8fafc; border: 1px solid #e2e8f0; "
                                    "border-radius: 8px; padding: 8px 10px; font-weight: 600;")
+        self.unmet = list(unmet or [])
+        if self.unmet:
+            items = "".join(f"<li>{u}</li>" for u in self.unmet)
+            warning = (f"<b>Not met:</b><ul style='margin: 2px 0 0 -20px'>{items}</ul>"
+                       "Signing off anyway needs a reason, kept in the audit trail.")
         self.warning = QLabel(f"⚠ {warning}" if warning else "", wordWrap=True)
         self.warning.setStyleSheet("background: #fffbeb; border: 1px solid #fcd34d; "
                                    f"border-radius: 8px; padding: 6px 10px; color: {theme.WARN};")
@@ -47,10 +57,13 @@ class SignOffDialog(QDialog):
                                           "Optional note, e.g. findings or caveats")
         self.note_edit.setFixedHeight(72)
         self.note_edit.setTabChangesFocus(True)
+        self.override_edit = QLineEdit(placeholderText="Why sign off with these unmet (required)")
         form = QFormLayout()
         form.setContentsMargins(0, 4, 0, 0)
         form.addRow("Name", self.name_edit)
         form.addRow("Reason" if reopen else "Note", self.note_edit)
+        if self.unmet:
+            form.addRow("Override reason", self.override_edit)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -73,6 +86,7 @@ class SignOffDialog(QDialog):
 
         self.name_edit.textChanged.connect(self._update_ok)
         self.note_edit.textChanged.connect(self._update_ok)
+        self.override_edit.textChanged.connect(self._update_ok)
         self._update_ok()
         (self.note_edit if default_name.strip() and reopen else self.name_edit).setFocus()
 
@@ -80,10 +94,18 @@ class SignOffDialog(QDialog):
         return self.name_edit.text().strip()
 
     def note(self) -> str:
-        """The note (sign-off) or the reason (reopen)."""
-        return self.note_edit.toPlainText().strip()
+        """The note (sign-off) or the reason (reopen); with unmet criteria, the override reason
+        and what was not met follow it."""
+        note = self.note_edit.toPlainText().strip()
+        if self.unmet:
+            override = (f"OVERRIDE: {self.override_edit.text().strip()} (not met: "
+                        f"{'; '.join(self.unmet)})")
+            note = f"{note}\n{override}" if note else override
+        return note
 
     def can_accept(self) -> bool:
+        if self.unmet and not self.override_edit.text().strip():
+            return False
         return bool(self.name()) and (bool(self.note()) or not self.reopen)
 
     def _update_ok(self) -> None:

@@ -136,6 +136,7 @@ class Case:
         self._n_classified = 0
         self._n_reviewed = 0
         self._listeners: list[Listener] = []
+        self._reviews_by_cell: dict[str, Review] = {}  # the case's labels, by cell id
 
     # listening -------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -158,6 +159,7 @@ class Case:
         self._cells = [Cell(p, os.path.basename(p), i) for i, p in enumerate(paths)]
         self._by_path = {cell.path: cell for cell in self._cells}
         self._needs, self._n_classified, self._n_reviewed = set(), 0, 0
+        self._reviews_by_cell = {}
         self._emit("reset")
 
     def append_paths(self, paths: Sequence[str]) -> list[Cell]:
@@ -209,6 +211,10 @@ class Case:
             changed.append(cell)
         if changed:
             self._emit("results", changed)
+            pending = {c.path: self._reviews_by_cell[c.cell_id] for c in changed
+                       if not c.review and c.cell_id in self._reviews_by_cell}
+            if pending:
+                self.set_reviews(pending)
         return changed
 
     def _set_result(self, cell: Cell, result: ImageResult | None) -> None:
@@ -239,9 +245,24 @@ class Case:
             self._emit("reviews", changed)
         return changed
 
-    def reviews_by_cell(self, reviews: Mapping[str, Review]) -> dict[str, Review]:
-        """Store reviews (by cell id) -> by path of the cells of this case that have them."""
-        return {c.path: reviews[c.cell_id] for c in self._cells if c.cell_id in reviews}
+    def set_hashes(self, hashes: Mapping[str, str]) -> None:
+        """Content hashes of cells known without a result (path -> SHA-256)."""
+        for path, sha in hashes.items():
+            cell = self._by_path.get(path)
+            if cell is not None and not cell.sha256:
+                cell.sha256 = sha
+
+    def set_case_reviews(self, reviews: Mapping[str, Review],
+                         keep: Callable[[Cell], bool] = lambda _c: True) -> list[Cell]:
+        """The case's labels by cell id (from the store): applied to the cells whose content
+        hash is known, and to the others as soon as it is (a moved or renamed folder, a file
+        not yet read). `keep(cell)` False leaves a cell's current label alone (changed here
+        after the store was read)."""
+        self._reviews_by_cell = dict(reviews)
+        by_path = {c.path: reviews.get(c.cell_id, Review("", "", ""))
+                   for c in self._cells if c.cell_id and keep(c)
+                   and (c.cell_id in reviews or c.review)}
+        return self.set_reviews(by_path) if by_path else []
 
     def clear_results(self) -> None:
         """Forget every result and review (another model: the store is asked again)."""

@@ -54,7 +54,8 @@ class StoredState:
     model), and the case's reviews by path."""
 
     results: list[ImageResult] = field(default_factory=list)
-    reviews: dict[str, Review] = field(default_factory=dict)  # path -> review
+    reviews: dict[str, Review] = field(default_factory=dict)  # cell id -> review
+    hashes: dict[str, str] = field(default_factory=dict)  # path -> content hash, where known
     checked: int = 0
     case: CaseInfo | None = None
     started: float = field(default_factory=time.monotonic)  # reviews read after this moment
@@ -88,13 +89,34 @@ def lookup_stored(paths: Sequence[str], store: ResultStore | None, model_sha256:
     if handle is not None:
         state.case = handle.case()
     if reader is not None and handle is not None:
-        by_cell: dict[str, list[str]] = {}
-        for path, sha in known.items():
-            by_cell.setdefault(cell_id(sha), []).append(path)
-        for cid, review in reader.reviews(handle.case_id).items():
-            for path in by_cell.get(cid) or [review.path]:
-                state.reviews[path] = review
+        state.reviews = reader.reviews(handle.case_id)
+        _find_moved(state, known, paths, handle.folder, state.case)
+    state.hashes = known
     return state
+
+
+def _find_moved(state: StoredState, known: dict[str, str], paths: Sequence[str], folder: str,
+                case: CaseInfo | None) -> None:
+    """Reviewed cells whose files are not where the store saw them (the folder moved or was
+    opened from another path): their files at the same place relative to the case folder are
+    hashed (only those), so the reviews attach at once."""
+    if case is None or not case.folder:
+        return
+    seen = set(known.values())
+    listed = set(paths)
+    for cid, review in state.reviews.items():
+        sha = cid.partition("@")[0]
+        if sha in seen or not review.path:
+            continue
+        rel = os.path.relpath(review.path, case.folder)
+        candidate = os.path.join(folder, rel)
+        if rel.startswith("..") or candidate not in listed:
+            continue
+        try:
+            if sha256_file(candidate) == sha:
+                known[candidate] = sha
+        except OSError:
+            continue
 
 
 def save_reviews(handle: CaseHandle, entries: Sequence[tuple[str, str, str, str]], who: str,

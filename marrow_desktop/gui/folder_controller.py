@@ -142,8 +142,11 @@ class FolderController(QObject):
         self.reviews.update_ui()
 
     def _on_stored(self, state: StoredState) -> None:
+        case = self.session.case
+        case.set_hashes(state.hashes)
         self.model.update_results(state.results)
-        self.model.set_reviews(self.reviews.not_changed_since(state.reviews, state.started))
+        case.set_case_reviews(state.reviews,
+                              keep=lambda c: self.reviews.unchanged_since(c.path, state.started))
         classified = sum(1 for r in state.results if r.classified)
         if state.results:
             self.view.show_message(f"Restored {classified:,} stored classifications and "

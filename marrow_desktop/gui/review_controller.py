@@ -226,11 +226,10 @@ class ReviewController(QObject):
         self._undo.clear()
         self._redo.clear()
 
-    def not_changed_since(self, reviews: dict, started: float) -> dict:
-        """The labels a worker read from the store, less those changed here since it started
+    def unchanged_since(self, path: str, started: float) -> bool:
+        """No label of this cell was changed here since a worker started reading the store
         (a late answer must not undo a newer review)."""
-        return {path: label for path, label in reviews.items()
-                if self._changed.get(path, -1.0) < started}
+        return self._changed.get(path, -1.0) < started
 
     def pick_class(self) -> str | None:
         """Any class of the 21-class taxonomy (the model's first), searchable."""

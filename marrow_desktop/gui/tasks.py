@@ -68,8 +68,10 @@ class SerializedClassifier:
 
 
 def model_path_for(custom: str) -> Path:
-    """The user's model file, or the bundled one."""
-    return Path(custom) if custom else default_model_path()
+    """The chosen model (a name or a path, core.model_registry), or the bundled one."""
+    from marrow_desktop.core.model_registry import find_model
+
+    return find_model(custom) if custom else default_model_path()
 
 
 def model_card_text(spec: ModelSpec | None) -> str:

@@ -259,13 +259,15 @@ def test_training_set_export_takes_reviewed_cells_only(qtbot, window, tmp_path):
 
 
 def test_a_late_store_answer_does_not_undo_a_newer_review(qtbot, window):
+    from marrow_desktop.core.review import Review
     from marrow_desktop.gui.case_tasks import StoredState
 
     path = _path(window, "BLA_00851.jpg")
-    stale = StoredState(reviews={path: "EOS"})  # read from the store before the review below
+    cid = window.model.item_for(path).cell_id
+    stale = StoredState(reviews={cid: Review("EOS", "x", "")})  # read before the review below
     window.browser.select_path(path)
     _key(qtbot, window, Qt.Key.Key_4)
     window.folders._on_stored(stale)
     assert window.model.item_for(path).review == "MON"
-    window.folders._on_stored(StoredState(reviews={path: "LYT"}))  # read after it: the store's word
-    assert window.model.item_for(path).review == "LYT"
+    window.folders._on_stored(StoredState(reviews={cid: Review("LYT", "x", "")}))  # read after
+    assert window.model.item_for(path).review == "LYT"  # it: the store's word

@@ -136,8 +136,9 @@ def classify_case(args: argparse.Namespace, images: list[Path], classifier: Clas
 
 def run(args: argparse.Namespace) -> int:
     from marrow_desktop.commands._batch_common import load_model, open_store
-    from marrow_desktop.core.case_report import build_case_report, write_case_report
+    from marrow_desktop.core.case_report import build_case_report
     from marrow_desktop.core.errors import MarrowError
+    from marrow_desktop.core.report_html import write_case_report
     from marrow_desktop.core.review import case_id_for
 
     folder = case_folder(args.folder)

@@ -13,3 +13,6 @@ MIN_MARGIN = 0.2
 BLAST_PROBABILITY = 0.3
 #: ...and this random share of the remaining cells is drawn for a person to verify.
 VERIFICATION_SHARE = 0.05
+#: Below this many counted cells a blast percentage is shown without an alarm (its interval is
+#: too wide to judge against the 5% and 20% thresholds).
+MIN_BLAST_COUNT = 50

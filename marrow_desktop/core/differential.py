@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from marrow_desktop.core.review import BLAST, EXCLUDED, NOT_COUNTED
 
 Z95 = 1.959963984540054
+#: The granulocytic series (and monocytes are left out, as is usual) over the erythroid
+#: precursors: the myeloid-to-erythroid (M:E) ratio of a marrow.
+MYELOID: frozenset[str] = frozenset({"PMO", "MYB", "MMZ", "NGB", "NGS", "EOS", "ABE", "BAS",
+                                     "FGC"})
+ERYTHROID: frozenset[str] = frozenset({"EBO", "PEB"})
 
 
 def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -84,6 +89,13 @@ class Differential:
     def blast(self) -> Share | None:
         row = self.row(BLAST)
         return row.final if row is not None else None
+
+    def me_ratio(self) -> float | None:
+        """Myeloid (granulocytic series) over erythroid precursors, final labels; None unless
+        both are present."""
+        myeloid = sum(r.final.count for r in self.rows if r.code in MYELOID)
+        erythroid = sum(r.final.count for r in self.rows if r.code in ERYTHROID)
+        return myeloid / erythroid if myeloid and erythroid else None
 
 
 def differential(cells: Iterable[tuple[str, str]], classes: Sequence[str],

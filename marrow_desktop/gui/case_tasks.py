@@ -186,7 +186,7 @@ def export_csv(out_path: str, handle: CaseHandle | None, results: Sequence[Image
                spec: ModelSpec | None, thresholds: ReviewThresholds,
                blur_threshold: float) -> int:
     """Write the per-cell CSV of the case (reviews, reviewers and final classes filled in)."""
-    from marrow_desktop.core.case_report import write_cells_csv
+    from marrow_desktop.core.report_csv import write_cells_csv
 
     write_cells_csv(case_report(handle, results, spec, thresholds, blur_threshold), out_path)
     return len(results)
@@ -197,7 +197,7 @@ def export_case_report(out_dir: str, handle: CaseHandle | None,
                        thresholds: ReviewThresholds, blur_threshold: float, target: int,
                        ) -> tuple[str, str]:
     """Write the case's cells.csv and report.html (reviews and trail check from the store)."""
-    from marrow_desktop.core.case_report import write_case_report
+    from marrow_desktop.core.report_html import write_case_report
 
     report = case_report(handle, results, spec, thresholds, blur_threshold, target,
                          check_trail=True)

@@ -245,6 +245,9 @@ def write_adapted(base: ModelSpec, adaptation: Adaptation, out: Path, name: str,
         "seconds": round(adaptation.seconds, 2),
     }
     info = {k: v for k, v in base.info.items() if k not in ("domain", "selftest")}
+    stats = adaptation.heads.domain
+    info["domain"] = {"file": data_file.name, "labs": [lab.name for lab in stats.labs],
+                      "false_alarm": stats.false_alarm}
     spec = ModelSpec(
         name=name, architecture=base.architecture, classes=base.classes,
         class_names=base.class_names, input_size=base.input_size, mean=base.mean, std=base.std,

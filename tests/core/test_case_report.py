@@ -13,13 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from marrow_desktop.core.case_report import (
-    CaseReport,
-    build_case_report,
-    summary_html,
-    write_case_report,
-)
+from marrow_desktop.core.case_report import CaseReport, build_case_report
 from marrow_desktop.core.quality import QualityMetrics
+from marrow_desktop.core.report_html import summary_html, write_case_report
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import EXCLUDED, Review, ReviewThresholds
 from marrow_desktop.core.store import ResultStore
@@ -181,7 +177,8 @@ def test_csv_cells(tmp_path: Path) -> None:
     assert rows["broken.jpg"]["status"] == "error" and rows["broken.jpg"]["final_class"] == ""
     assert rows["bla0.jpg"]["needs_review"] == "1" and rows["bla0.jpg"]["review_reasons"] == "blast"
     assert rows["lyt0.jpg"]["needs_review"] == "0" and rows["lyt0.jpg"]["review_reasons"] == ""
-    assert list(rows["bla0.jpg"])[-1] == "model_sha256"
+    assert list(rows["bla0.jpg"])[-6:] == ["model_sha256", "case_patient_id", "case_accession",
+                                         "case_specimen", "case_clinician", "case_comment"]
 
 
 def test_thresholds_change_the_queue() -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from marrow_desktop.core.defaults import MIN_BLAST_COUNT
 from marrow_desktop.core.differential import Differential, DifferentialRow, Share
 from marrow_desktop.core.review import BLAST, TARGET_COUNTS
 from marrow_desktop.core.taxonomy import full_name
@@ -33,8 +34,7 @@ from marrow_desktop.gui.widgets.static_plot import static_plot
 
 AML_BLASTS = 0.20  # WHO: >= 20% marrow blasts
 ELEVATED_BLASTS = 0.05  # above the normal marrow range
-#: Below this many counted cells the blast share gets no alarm colour (its interval is wide).
-MIN_BLAST_COUNT = 50
+
 HEADERS = ("Class", "Name", "AI", "Reviewed", "Final", "95% CI")
 NAME_COLUMN_MIN_WIDTH = 500  # the name column shows only where the panel is this wide
 _GREY = QColor("#94a3b8")

@@ -51,6 +51,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-margin", type=_fraction, default=_DEFAULTS.min_margin, metavar="P",
                    help="cells whose two most likely classes are closer than P need review "
                    f"(default {_DEFAULTS.min_margin:g})")
+    p.add_argument("--blast-probability", type=_fraction, default=_DEFAULTS.blast_probability,
+                   metavar="P", help="cells whose blast probability reaches P need review, as "
+                   f"does every predicted blast (default {_DEFAULTS.blast_probability:g})")
+    p.add_argument("--verification-share", type=_fraction,
+                   default=_DEFAULTS.verification_share, metavar="P",
+                   help="random share of the other cells queued for a person to verify "
+                   f"(default {_DEFAULTS.verification_share:g})")
     p.add_argument("--blur-threshold", type=float, default=DEFAULT_BLUR_THRESHOLD, metavar="X",
                    help="Laplacian variance below which an image is blurry (default "
                    f"{DEFAULT_BLUR_THRESHOLD:g})")
@@ -157,8 +164,8 @@ def run(args: argparse.Namespace) -> int:
         csv_path, html_path = write_case_report(report, args.output)
     except OSError as exc:
         raise MarrowError(f"{args.output}: cannot write the report ({exc})") from exc
-    present = {r.content_sha256 for r in results}
-    absent = sum(1 for sha in reviews if sha not in present)
+    present = {r.cell for r in results}
+    absent = sum(1 for cid in reviews if cid not in present)
     print("\n".join([*summary_lines(report, absent), f"CSV:  {csv_path}",
                      f"HTML: {html_path}"]))
     return 0
@@ -167,8 +174,9 @@ def run(args: argparse.Namespace) -> int:
 def summary_lines(report: CaseReport, absent_reviews: int = 0) -> list[str]:
     """The few lines `marrow report` prints about a case report."""
     d = report.differential
-    lines = [f"case {report.case_id}: {report.images:,} images, {report.classified:,} "
-             f"classified, {report.errors:,} errors",
+    folder = report.case.folder if report.case is not None and report.case.folder else ""
+    lines = [f"case {folder or report.case_id}: {report.images:,} images, "
+             f"{report.classified:,} classified, {report.errors:,} errors",
              f"counted {d.final_total:,} of target {d.target} ({d.progress:.0%}); "
              f"{d.reviewed_cells:,} reviewed, {d.excluded:,} excluded, "
              f"{sum(d.not_counted.values()):,} not counted"]
@@ -180,9 +188,14 @@ def summary_lines(report: CaseReport, absent_reviews: int = 0) -> list[str]:
     elif blast is not None:
         lines.append("blasts: no counted cells yet")
     t = report.thresholds
-    lines.append(f"needs review: {len(report.needs_review):,} (confidence < "
-                 f"{t.min_confidence:.0%} or margin < {t.min_margin:.0%} or a quality problem)"
-                 f", {len(report.unreviewed):,} not reviewed yet")
+    lines.append(f"needs review: {len(report.needs_review):,} (predicted blast or blast >= "
+                 f"{t.blast_probability:.0%}, confidence < {t.min_confidence:.0%}, margin < "
+                 f"{t.min_margin:.0%}, unlike the training images, a quality problem, or the "
+                 f"{t.verification_share:.0%} verification sample), "
+                 f"{len(report.unreviewed):,} not reviewed yet")
+    if report.verdict is not None:
+        prefix = "WARNING: " if report.verdict.flagged else "lab-shift check: "
+        lines.append(prefix + report.verdict.text())
     if absent_reviews:
         lines.append(f"note: {absent_reviews} reviewed cell(s) of this case are no longer in "
                      "the folder")

@@ -45,32 +45,35 @@ def run(args: argparse.Namespace) -> int:
 
     from marrow_desktop.commands._batch_common import load_model, open_store
     from marrow_desktop.commands.report import case_folder, case_images, classify_case
-    from marrow_desktop.core.review import case_id_for
+    from marrow_desktop.core.case_files import open_case
     from marrow_desktop.core.training_export import export_training_set
 
     folder = case_folder(args.folder)
     images = case_images(folder, args.recursive, leave_out=args.output)
-    case_id = case_id_for([str(folder)])
     with open_store(args) as store:
-        reviews = store.reviews(case_id)
-        case = store.case(case_id)
+        handle = open_case([str(folder)], store, [str(p) for p in images])
+        reader = handle.reader()
+        case_id = handle.case_id
+        reviews = reader.reviews(case_id) if reader is not None else {}
+        case = handle.case()
+        handle.close()
         if args.include_unreviewed:
             results = classify_case(args, images, load_model(args), store,
                                     DEFAULT_BLUR_THRESHOLD)
             cells = [(r.path, r.content_sha256, r.predicted_class,
-                      reviews.get(r.content_sha256) if r.content_sha256 else None)
+                      reviews.get(r.cell) if r.cell else None)
                      for r in results]
         else:
             cells = [(str(p), sha, "", reviews.get(sha) if sha else None)
                      for p, sha in _hashes(images, store)]
     if not reviews and not args.include_unreviewed:
-        print(f"warning: no cell of case {case_id} has been reviewed: nothing to export "
+        print(f"warning: no cell of case {folder} has been reviewed: nothing to export "
               "(review cells in the viewer, or pass --include-unreviewed)", file=sys.stderr)
     summary = export_training_set(cells, args.output, include_unreviewed=args.include_unreviewed,
                                   link=args.link)
     print(summary.text())
     if not case.signed:
-        print(f"note: case {case_id} is not signed off: its labels are preliminary",
+        print(f"note: case {folder} is not signed off: its labels are preliminary",
               file=sys.stderr)
     return 0
 

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from marrow_desktop.core.batch import OnImage, Predictor, run_batch
-from marrow_desktop.core.discovery import find_images
+from marrow_desktop.core.discovery import find_images, skipped_lines
 from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.paths import default_store_path
 from marrow_desktop.core.quality import QualityThresholds, blurriest_fraction
@@ -28,6 +28,7 @@ from marrow_desktop.core.report import ReportWriter, unsafe_cell
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import Review, cell_reasons
 from marrow_desktop.core.store import ResultStore, StoreError
+from marrow_desktop.core.text import printable
 
 if TYPE_CHECKING:
     from marrow_desktop.inference.classifier import Classifier
@@ -97,19 +98,23 @@ def open_report(args: argparse.Namespace, classes: tuple[str, ...]) -> ReportWri
         raise MarrowError(f"{args.output}: cannot write the report ({exc})") from exc
 
 
-def discover(args: argparse.Namespace, done: set[str]) -> tuple[Callable[[], Iterator[Path]], int]:
-    """A fresh iterator over the images still to do (absolute paths), and how many there are.
+def discover(args: argparse.Namespace, done: set[str]
+             ) -> tuple[Callable[[], Iterator[Path]], int, list[tuple[str, str]]]:
+    """A fresh iterator over the images still to do (absolute paths), how many there are, and
+    the files of the folders that are not images (path, why).
 
     Paths are streamed twice (count, then run) rather than held, so memory stays flat.
     """
-    def todo() -> Iterator[Path]:
-        for path in find_images(args.paths, recursive=args.recursive):
+    skipped: list[tuple[str, str]] = []
+
+    def todo(on_skip=None) -> Iterator[Path]:
+        for path in find_images(args.paths, recursive=args.recursive, on_skip=on_skip):
             path = path.absolute()
-            if str(path) not in done:
+            if printable(str(path)) not in done:  # the report holds printable paths
                 yield path
 
-    count = sum(1 for _ in todo())
-    return todo, count
+    count = sum(1 for _ in todo(lambda p, why: skipped.append((printable(str(p)), why))))
+    return todo, count, skipped
 
 
 @dataclass
@@ -201,9 +206,14 @@ def run_streaming(
     try:
         store = open_store(args)
         cases = CaseReviews(list(args.paths), store) if classifier is not None else None
-        todo, count = discover(args, writer.done)
+        todo, count, skipped = discover(args, writer.done)
         if not count and not writer.done:
-            raise MarrowError("no images found in " + ", ".join(map(str, args.paths)))
+            missing = [p for p in args.paths if not os.path.exists(p)]
+            if missing:
+                raise MarrowError(f"{printable(str(missing[0]))}: no such file or folder")
+            why = f" ({'; '.join(skipped_lines(skipped, 3))})" if skipped else ""
+            raise MarrowError("no images found in "
+                              + ", ".join(printable(str(p)) for p in args.paths) + why)
         if writer.done:
             print(f"continuing {writer.path}: {len(writer.done):,} images already done, "
                   f"{count:,} to go", file=sys.stderr)
@@ -238,6 +248,8 @@ def run_streaming(
               file=sys.stderr)
     summary = summarize(writer.path)
     print_summary(summary, thresholds, writer.path, classifier)
+    for line in skipped_lines(skipped):
+        print(line)
     if summary.images and summary.errors == summary.images:
         print("error: no image could be processed", file=sys.stderr)
         return 1

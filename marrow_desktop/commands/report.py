@@ -143,23 +143,29 @@ def classify_case(args: argparse.Namespace, images: list[Path], classifier: Clas
 
 def run(args: argparse.Namespace) -> int:
     from marrow_desktop.commands._batch_common import load_model, open_store
+    from marrow_desktop.core.case_files import open_case
     from marrow_desktop.core.case_report import build_case_report
     from marrow_desktop.core.errors import MarrowError
     from marrow_desktop.core.report_html import write_case_report
-    from marrow_desktop.core.review import case_id_for
 
     folder = case_folder(args.folder)
     images = case_images(folder, args.recursive, leave_out=args.output)
     classifier = load_model(args)
-    thresholds = ReviewThresholds(args.min_confidence, args.min_margin)
+    thresholds = ReviewThresholds(args.min_confidence, args.min_margin, args.blast_probability,
+                                  args.verification_share)
     with open_store(args) as store:
         results = classify_case(args, images, classifier, store, args.blur_threshold)
-        case_id = case_id_for([str(folder)])
-        reviews = store.reviews(case_id)
-        report = build_case_report(
-            results, reviews, model=classifier.spec, thresholds=thresholds,
-            blur_threshold=args.blur_threshold, target=args.target, case=store.case(case_id),
-            audit=store.verify_case(case_id), case_id=case_id)
+        handle = open_case([str(folder)], store, [str(p) for p in images])
+        try:
+            reader = handle.reader()
+            reviews = reader.reviews(handle.case_id) if reader is not None else {}
+            report = build_case_report(
+                results, reviews, model=classifier.spec, thresholds=thresholds,
+                blur_threshold=args.blur_threshold, target=args.target, case=handle.case(),
+                audit=reader.verify_case(handle.case_id) if reader is not None else None,
+                case_id=handle.case_id)
+        finally:
+            handle.close()
     try:
         csv_path, html_path = write_case_report(report, args.output)
     except OSError as exc:

@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from marrow_desktop.core.domain import DomainStats, colour_features, in_range
@@ -31,10 +33,15 @@ from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
 from marrow_desktop.core.preprocess import resize_to_input
 from marrow_desktop.core.quality import QualityMetrics, QualityThresholds, assess
 from marrow_desktop.core.results import ImageResult
-from marrow_desktop.core.store import ResultStore
+from marrow_desktop.core.store import ResultStore, StoreError
+from marrow_desktop.core.text import printable
 
 #: Chunks decoded ahead of the one being classified (bounds memory to (1 + PREFETCH) batches).
 PREFETCH = 2
+#: Largest file read (cell images are kilobytes; a 40-megapixel 16-bit TIFF is ~240 MB).
+MAX_FILE_BYTES = 512 * 1024 * 1024
+#: Longest side of the copy of an image kept for on_image (a heat-map overlay, say).
+KEPT_SIDE = 2048
 
 
 class Predictor(Protocol):
@@ -68,9 +75,11 @@ class _Prepared:
 def _input_resizer(classifier: Predictor | None) -> Callable[[np.ndarray], np.ndarray] | None:
     """The shared resize to the model's input size, run in the decode thread so it overlaps
     inference; the backend's preprocess then finds the image at size and only normalises."""
-    spec = getattr(classifier, "spec", None)
-    if spec is None:
+    if classifier is None:
         return None
+    spec = getattr(classifier, "spec", None)
+    if spec is None:  # a predictor that resizes itself
+        return lambda rgb: rgb
     return lambda rgb: resize_to_input(rgb, spec.input_size, spec.interpolation)
 
 
@@ -106,38 +115,66 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
     store may be None (no lookups); need_pixels decodes even a stored image (for on_image).
     """
     name = str(path)
+    shown = printable(name)
     if not is_image_path(path):
-        return _Prepared(ImageResult.failed(name, f"{name}: not a supported image type "
-                                                  f"({path.suffix or 'no extension'})"))
+        if not path.exists():
+            return _Prepared(ImageResult.failed(name, f"{shown}: no such file or folder"))
+        return _Prepared(ImageResult.failed(name, f"{shown}: not a supported image type "
+                                                  f"({printable(path.suffix) or 'no extension'})"))
     try:
         stat = path.stat()
+        if not S_ISREG(stat.st_mode):  # a FIFO would block, a device never end
+            return _Prepared(ImageResult.failed(name, f"{shown}: not a regular file"))
+        if stat.st_size > MAX_FILE_BYTES:
+            return _Prepared(ImageResult.failed(
+                name, f"{shown}: file too large ({stat.st_size:,} bytes, limit "
+                      f"{MAX_FILE_BYTES:,})"))
         hit = None
         if store is not None:
             known = store.known_hash(name, stat.st_size, stat.st_mtime_ns)
             hit = _lookup(store, name, known, model_sha256, domain_sha256) if known else None
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds))
-        data = read_bytes(path)
+        data = read_bytes(path, limit=MAX_FILE_BYTES)
         sha = sha256_bytes(data)
         if store is not None and (hit is None or hit.content_sha256 != sha):
             hit = _lookup(store, name, sha, model_sha256, domain_sha256)
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds), size=stat.st_size,
                                  mtime_ns=stat.st_mtime_ns)
-        rgb = decode_image(data, name).rgb
+        loaded = decode_image(data, shown)
+        rgb = loaded.rgb
         if hit is not None:  # stored result, pixels wanted by on_image
-            return _Prepared(_from_store(hit, thresholds), rgb, stat.st_size, stat.st_mtime_ns)
+            return _Prepared(_from_store(hit, thresholds), _bounded(rgb), stat.st_size,
+                             stat.st_mtime_ns)
         result = ImageResult(path=name, content_sha256=sha, quality=assess(rgb, thresholds))
+        if loaded.frames > 1:
+            result.error = f"note: page 1 of {loaded.frames} used"
     except ImageLoadError as exc:
-        return _Prepared(ImageResult.failed(name, str(exc)))
+        return _Prepared(ImageResult.failed(name, printable(str(exc))))
     except FileNotFoundError:
-        return _Prepared(ImageResult.failed(name, f"{name}: file not found"))
+        return _Prepared(ImageResult.failed(name, f"{shown}: file not found"))
+    except StoreError:
+        raise  # a damaged or unwritable store stops the run with one message
     except OSError as exc:
-        return _Prepared(ImageResult.failed(name, f"{name}: cannot read file ({exc})"))
+        return _Prepared(ImageResult.failed(name, f"{shown}: cannot read file "
+                                                  f"({exc.strerror or exc})"))
     except Exception as exc:  # one odd file must not end a run of thousands
-        return _Prepared(ImageResult.failed(name, f"{name}: cannot process image ({exc!r})"))
+        return _Prepared(ImageResult.failed(name, f"{shown}: cannot process image ({exc!r})"))
     small = resize(rgb) if resize is not None else None
-    return _Prepared(result, rgb, stat.st_size, stat.st_mtime_ns, small)
+    # only what is still needed is kept while the chunk waits (a run's memory stays bounded
+    # whatever the images' size): the model-sized copy, and a bounded copy for on_image
+    kept = _bounded(rgb) if need_pixels else None
+    return _Prepared(result, kept, stat.st_size, stat.st_mtime_ns, small)
+
+
+def _bounded(rgb: np.ndarray, limit: int = KEPT_SIDE) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if max(h, w) <= limit:
+        return rgb
+    scale = limit / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA)
 
 
 def _chunks(items: Iterable[Path], size: int) -> Iterator[list[Path]]:
@@ -215,7 +252,7 @@ def _classify(todo: list[_Prepared], classifier: Predictor, domain: DomainStats 
               ) -> list[Outcome]:
     """(probabilities, domain score) per image; if the batch fails, each image alone
     (failures: the message)."""
-    images = [p.model_input if p.model_input is not None else p.image for p in todo]
+    images = [p.model_input for p in todo]
     try:
         return list(_run(classifier, images, domain))
     except Exception:
@@ -233,7 +270,7 @@ def _finish(prepared: list[_Prepared], classifier: Predictor | None, classes: Se
             model_sha256: str, model_name: str, store: ResultStore | None,
             on_image: OnImage | None, domain: DomainStats | None = None,
             domain_sha256: str = "") -> Iterator[ImageResult]:
-    todo = [p for p in prepared if p.image is not None and not p.result.from_store]
+    todo = [p for p in prepared if p.model_input is not None and not p.result.from_store]
     if classifier is not None and todo:
         for item, out in zip(todo, _classify(todo, classifier, domain)):
             if isinstance(out, str):

@@ -24,6 +24,7 @@ from pathlib import Path
 from marrow_desktop.core.paths import app_root
 from marrow_desktop.core.review import case_id_for
 from marrow_desktop.core.store import CaseInfo, ResultStore, StoreError
+from marrow_desktop.core.text import printable
 
 CASE_DIR = ".marrow"
 CASE_FILE = "case.sqlite"
@@ -114,7 +115,7 @@ class CaseHandle:
             if self._legacy is not None and self._user is not None:
                 if not store.case(self.case_id).exists:
                     self._user.copy_case_to(self.case_id, store)
-                self._user.mark_moved(self.case_id, str(self.case_path))
+                self._user.mark_moved(self.case_id, printable(str(self.case_path)))
                 self._legacy = None
             store.note_case(self.case_id, folder=self.folder)
             self._store = store
@@ -135,7 +136,7 @@ def open_case(sources: Iterable[str], user_store: ResultStore | None,
               image_paths: Iterable[str] = ()) -> CaseHandle:
     """The case of what was opened (a folder, or the common folder of some files)."""
     folder = case_id_for(list(sources))
-    path_key = folder
+    path_key = printable(folder)  # a store key: undecodable bytes of a name escaped
     if not folder:
         return CaseHandle("", user_store, "", None)
     writable = folder_writable(folder)

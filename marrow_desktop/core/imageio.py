@@ -12,9 +12,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from marrow_desktop.core.errors import ImageLoadError
+from marrow_desktop.core.text import printable
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
 )
 #: Largest image accepted (pixels); single-cell crops are far smaller. Guards decompression bombs.
 MAX_PIXELS = 40_000_000
@@ -30,6 +31,7 @@ class LoadedImage:
     rgb: np.ndarray  # H x W x 3, uint8, C-contiguous
     source_mode: str  # Pillow mode of the file, e.g. "RGB", "L", "I;16", "CMYK"
     source_format: str  # "JPEG", "PNG", ...
+    frames: int = 1  # pages of a multi-page TIFF or frames of a GIF: the first is used
 
 
 def is_image_path(path: str | Path) -> bool:
@@ -37,16 +39,22 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """Read a file, turning OS errors into a per-file ImageLoadError."""
+def read_bytes(path: str | Path, limit: int | None = None) -> bytes:
+    """Read a file (at most `limit` bytes: more is an error), turning OS errors into a
+    per-file ImageLoadError."""
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1 if limit is not None else -1)
+        if limit is not None and len(data) > limit:
+            raise ImageLoadError(f"{printable(str(path))}: file too large (over {limit:,} bytes)")
+        return data
     except FileNotFoundError as exc:
-        raise ImageLoadError(f"{path}: file not found") from exc
+        raise ImageLoadError(f"{printable(str(path))}: file not found") from exc
     except IsADirectoryError as exc:
-        raise ImageLoadError(f"{path}: is a directory") from exc
+        raise ImageLoadError(f"{printable(str(path))}: is a directory") from exc
     except OSError as exc:
-        raise ImageLoadError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+        raise ImageLoadError(f"{printable(str(path))}: cannot read file "
+                             f"({exc.strerror or exc})") from exc
 
 
 def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> LoadedImage:
@@ -70,9 +78,11 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
             if width < 1 or height < 1:
                 raise ImageLoadError(f"{name}: image has no pixels")
             source_mode, source_format = image.mode, image.format or "unknown"
+            frames = int(getattr(image, "n_frames", 1) or 1)
             fast = _fast_decode(image, data)
             if fast is not None:
                 return LoadedImage(fast, source_mode, source_format)
+            image.seek(0)
             image.load()
             image = ImageOps.exif_transpose(image) or image
             rgb = _to_rgb8(image)
@@ -82,7 +92,7 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
         raise ImageLoadError(f"{name}: not an image or unsupported format") from exc
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageLoadError(f"{name}: corrupt or truncated image ({exc})") from exc
-    return LoadedImage(np.ascontiguousarray(rgb), source_mode, source_format)
+    return LoadedImage(np.ascontiguousarray(rgb), source_mode, source_format, frames)
 
 
 _IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import Review, cell_reasons, final_class
+from marrow_desktop.core.text import printable
 
 BASE_COLUMNS = ["path", "status", "error", "predicted_class", "confidence", "top2_class",
                 "top2_confidence", "top3_class", "top3_confidence"]
@@ -101,11 +102,12 @@ def result_row(result: ImageResult, classes: Sequence[str], review: Review | str
     if reasons is None:
         reasons = cell_reasons(result)
     row: dict[str, object] = dict.fromkeys(report_columns(classes), "")
-    row.update(path=result.path, status=result.status, error=result.error,
+    row.update(path=printable(result.path), status=result.status,
+               error=printable(result.error),
                model_sha256=result.model_sha256, needs_review=int(bool(reasons)),
                review_reasons="; ".join(reasons))
     if review is not None:
-        row.update(reviewed_class=review.label, reviewer=review.reviewer,
+        row.update(reviewed_class=review.label, reviewer=printable(review.reviewer),
                    reviewed_at=review.at)
     row["final_class"] = final_class(result.predicted_class, review.label if review else "")
     top = result.top(3)

@@ -40,6 +40,7 @@ from marrow_desktop.core.quality import QualityMetrics
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import Review
 from marrow_desktop.core.store_schema import INDEXES, SCHEMA_VERSION, TABLES, upgrade
+from marrow_desktop.core.text import printable
 
 _AUDIT_FIELDS = ("seq", "case_id", "action", "sha256", "path", "previous", "new", "who", "at",
                  "model_name", "model_sha256", "note", "prev_hash", "row_hash", "region")
@@ -136,7 +137,7 @@ class ResultStore:
     def _check(self) -> None:
         rows = self._db.execute("PRAGMA quick_check").fetchall()
         if [r[0] for r in rows] != ["ok"]:
-            first = rows[0][0] if rows else "no answer"
+            first = str(rows[0][0]).splitlines()[0] if rows else "no answer"
             raise StoreError(
                 f"{self.path}: the results store is damaged ({first}); nothing was written to "
                 "it. Move the file aside (results are recomputed; a backup restores reviews) "
@@ -209,7 +210,7 @@ class ResultStore:
         """Content hash recorded for a file, if its size and modification time are unchanged."""
         with self._lock:
             row = self._read("SELECT size, mtime_ns, sha256 FROM files WHERE path = ?",
-                             (path,)).fetchone()
+                             (printable(path),)).fetchone()
         if row and row[0] == size and row[1] == mtime_ns:
             return str(row[2])
         return None
@@ -230,7 +231,7 @@ class ResultStore:
         with self._lock, self._write("cannot write result"):
             if size >= 0:
                 self._db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
-                                 (result.path, size, mtime_ns, sha))
+                                 (printable(result.path), size, mtime_ns, sha))
             if result.quality is not None and not region:
                 self._db.execute("INSERT OR REPLACE INTO quality VALUES (?, ?)",
                                  (sha, json.dumps(result.quality.as_dict())))
@@ -296,7 +297,8 @@ class ResultStore:
         out: dict[str, ImageResult] = {}
         for path in paths:
             with self._lock:
-                row = self._read("SELECT sha256 FROM files WHERE path = ?", (path,)).fetchone()
+                row = self._read("SELECT sha256 FROM files WHERE path = ?",
+                                 (printable(path),)).fetchone()
             if row:
                 hit = self.get(path, row[0], model_sha256, domain_sha256=domain_sha256)
                 if hit is not None:
@@ -343,6 +345,7 @@ class ResultStore:
     def note_case(self, case_id: str, folder: str = "", fingerprint: str = "") -> None:
         """Remember where a case's folder was opened from and its image fingerprint (not part
         of the trail: they only help to find the case again)."""
+        folder = printable(folder)
         with self._lock, self._write("cannot record the case"):
             self._ensure_case(case_id)
             if folder:
@@ -391,8 +394,9 @@ class ResultStore:
         case = self._case(case_id)
         self._refuse_if_signed(case)
         written = []
-        for cid, path, label, *own_note in entries:
+        for cid, raw_path, label, *own_note in entries:
             sha, region = split_cell_id(cid)
+            path = printable(raw_path)
             row = self._db.execute("SELECT label FROM case_reviews WHERE case_id = ? AND "
                                    "sha256 = ? AND region = ?", (case_id, sha, region)).fetchone()
             previous = str(row[0]) if row else ""
@@ -491,6 +495,7 @@ class ResultStore:
                           audit.REMOVE_CELL):
             raise ValueError(f"not a case-level action: {action}")
         sha, region = split_cell_id(cid)
+        path = printable(path)
         with self._lock, self._write("cannot record the change"):
             case = self._case(case_id)
             if not allow_signed:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from marrow_desktop.core import audit
 from marrow_desktop.core.case import Case
 from marrow_desktop.core.case_files import CaseHandle
+from marrow_desktop.core.discovery import skipped_lines
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.store import CaseInfo, ResultStore, StoreError
 from marrow_desktop.gui import case_tasks, tasks
@@ -160,6 +161,7 @@ class Session(QObject):
             self._listing.cancel()
         recursive = self.settings.preferences().recursive
         state = {"first": True}
+        skipped: list[tuple[str, str]] = []
 
         def chunk(paths: list[str]) -> None:
             if ticket is not self._listing:
@@ -182,11 +184,15 @@ class Session(QObject):
             if state["first"]:
                 chunk([])
             self.listingDone.emit(label, len(self.case))
+            if skipped:
+                for line in skipped_lines(skipped):
+                    self.errors.note(line[0].upper() + line[1:], "warning", 15000)
             self.tasks.submit(case_tasks.open_case_handle, list(sources), self.store,
                               self.case.paths(), channel="case", on_result=self._case_opened,
                               on_error=lambda exc: self.errors.report(exc, "Case"))
 
-        ticket = self.tasks.stream(tasks.iter_images, list(sources), recursive, channel="list",
+        ticket = self.tasks.stream(tasks.iter_images, list(sources), recursive, skipped,
+                                   channel="list",
                                    on_chunk=chunk, on_finished=finished,
                                    on_error=lambda exc: self.errors.report(exc, "Cannot open"),
                                    interval=0.05, min_chunk=500, max_chunk=20000)

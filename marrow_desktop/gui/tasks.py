@@ -139,9 +139,12 @@ def list_images(sources: Sequence[str], recursive: bool = True) -> list[str]:
     return list(iter_images(sources, recursive))
 
 
-def iter_images(sources: Sequence[str], recursive: bool = True) -> Iterator[str]:
-    """The same, one path at a time (the browser fills while a big folder is still listed)."""
-    for path in find_images(sources, recursive=recursive):
+def iter_images(sources: Sequence[str], recursive: bool = True,
+                skipped: list[tuple[str, str]] | None = None) -> Iterator[str]:
+    """The same, one path at a time (the browser fills while a big folder is still listed);
+    files that are not images go into `skipped` as (path, why)."""
+    on_skip = (lambda p, why: skipped.append((str(p), why))) if skipped is not None else None
+    for path in find_images(sources, recursive=recursive, on_skip=on_skip):
         yield str(path)
 
 

@@ -67,10 +67,10 @@ def test_every_file_gets_a_correct_row_or_an_error(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     real_read = batch.read_bytes
 
-    def read_after_delete(path: str | Path) -> bytes:
+    def read_after_delete(path: str | Path, limit: int | None = None) -> bytes:
         if Path(path).name == "deleted.jpg":  # listed, then removed before it was read
             Path(path).unlink()
-        return real_read(path)
+        return real_read(path, limit)
 
     monkeypatch.setattr(batch, "read_bytes", read_after_delete)
     out, cams = tmp_path / "report.csv", tmp_path / "cams"

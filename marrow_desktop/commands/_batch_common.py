@@ -91,11 +91,33 @@ class CaseReviews:
         return "", None
 
 
-def open_report(args: argparse.Namespace, classes: tuple[str, ...]) -> ReportWriter:
+def unchanged_file(store: ResultStore | None) -> Callable[[dict[str, str]], bool]:
+    """Whether a row of an earlier run still describes its file (same content): the store's
+    hash of an unchanged file, else the file's own. A file that cannot be read now keeps its
+    row."""
+    from marrow_desktop.core.hashing import sha256_file
+
+    def keep(row: dict[str, str]) -> bool:
+        path, sha = unsafe_cell(row.get("path", "")), row.get("sha256", "")
+        if not sha:
+            return False
+        try:
+            st = os.stat(path)
+            known = store.known_hash(path, st.st_size, st.st_mtime_ns) if store else None
+            return (known or sha256_file(path)) == sha
+        except OSError:
+            return True
+    return keep
+
+
+def open_report(args: argparse.Namespace, classes: tuple[str, ...], model_sha256: str,
+                store: ResultStore | None) -> ReportWriter:
     try:
-        return ReportWriter(args.output, classes, resume=not args.overwrite)
+        return ReportWriter(args.output, classes, resume=not args.overwrite,
+                            model_sha256=model_sha256, keep=unchanged_file(store))
     except OSError as exc:
-        raise MarrowError(f"{args.output}: cannot write the report ({exc})") from exc
+        raise MarrowError(f"{args.output}: cannot write the report "
+                          f"({exc.strerror or exc})") from exc
 
 
 def discover(args: argparse.Namespace, done: set[str]
@@ -200,11 +222,18 @@ def run_streaming(
 ) -> int:
     """Stream the images through run_batch into the report, with progress; Ctrl-C stops cleanly."""
     thresholds = thresholds_from(args)
-    writer = open_report(args, classes)
-    store: ResultStore | None = None
+    store = open_store(args)  # before the report: --overwrite empties it only when all is well
+    try:
+        writer = open_report(args, classes, model_sha256, store)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    if writer.dropped:
+        print(f"{writer.dropped:,} row(s) of {writer.path} describe files that changed since: "
+              "they are done again", file=sys.stderr)
     done = 0
     try:
-        store = open_store(args)
         cases = CaseReviews(list(args.paths), store) if classifier is not None else None
         todo, count, skipped = discover(args, writer.done)
         if not count and not writer.done:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,11 +40,24 @@ def run(args: argparse.Namespace) -> int:
                          model_name=spec.name, on_image=on_image)
 
 
+#: Longest file-name stem of a heat map (bytes; names are limited to 255 bytes).
+MAX_STEM_BYTES = 200
+
+
 class CamWriter:
     """on_image callback: the classifier's CAM of the top class over the image, as a PNG."""
 
     def __init__(self, classifier: Classifier, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        from marrow_desktop.core.errors import MarrowError
+
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / ".marrow-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise MarrowError(f"{folder}: cannot write heat maps here "
+                              f"({exc.strerror or exc})") from exc
         self.classifier = classifier
         self.folder = folder
         self._used: set[str] = set()
@@ -57,6 +71,9 @@ class CamWriter:
             return
         cam = self.classifier.explain(rgb, int(result.probabilities.argmax())).cam
         stem = Path(result.path).stem
+        if len(os.fsencode(stem)) > MAX_STEM_BYTES:  # keep the name within 255 bytes
+            stem = os.fsdecode(os.fsencode(stem)[:MAX_STEM_BYTES])
+            stem = f"{stem}_{result.content_sha256[:8]}"
         name = f"{stem}_cam.png"
         if name in self._used:  # the same file name in another folder
             name = f"{stem}_{result.content_sha256[:8]}_cam.png"

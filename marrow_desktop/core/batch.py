@@ -292,6 +292,12 @@ def _finish(prepared: list[_Prepared], classifier: Predictor | None, classes: Se
         if store is not None and result.ok and (not result.from_store or item.size >= 0):
             store.put(result, item.size, item.mtime_ns, model_name)
         if on_image is not None and result.ok and item.image is not None:
-            on_image(result, item.image)
+            try:
+                on_image(result, item.image)
+            except Exception as exc:  # a per-image output that failed is that image's error
+                result = dataclasses.replace(
+                    result, status="error",
+                    error=f"{printable(result.path)}: classified, but its output could not be "
+                          f"written ({exc.strerror if isinstance(exc, OSError) else exc!r})")
         item.image = item.model_input = None
         yield result

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import math
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,8 +23,8 @@ from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import Review, cell_reasons, final_class
 from marrow_desktop.core.text import printable
 
-BASE_COLUMNS = ["path", "status", "error", "predicted_class", "confidence", "top2_class",
-                "top2_confidence", "top3_class", "top3_confidence"]
+BASE_COLUMNS = ["path", "sha256", "status", "error", "predicted_class", "confidence",
+                "top2_class", "top2_confidence", "top3_class", "top3_confidence"]
 QUALITY_COLUMNS = ["brightness", "too_dark", "too_bright", "stain_ratio", "stain_present",
                    "color_type", "laplacian_var", "blurry"]
 DOMAIN_COLUMNS = ["domain_score", "in_domain"]
@@ -55,6 +57,18 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
+STALE_TEMPORARY = 600  # seconds: a temporary file this old was left by a killed run
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of `path` that a killed run left behind (older than STALE_TEMPORARY)."""
+    now = time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > STALE_TEMPORARY:
+                tmp.unlink()
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], object], *, newline: str | None = None,
                  encoding: str = "utf-8", binary: bool = False) -> Path:
     """Write a file through a temporary file in its folder, then replace `path` in one step
@@ -62,6 +76,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], object], *, newline: s
     gets a text handle, or a binary one with binary=True."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     tmp = temporary_name(path)
     text = {} if binary else {"newline": newline, "encoding": encoding}
     try:
@@ -102,7 +117,8 @@ def result_row(result: ImageResult, classes: Sequence[str], review: Review | str
     if reasons is None:
         reasons = cell_reasons(result)
     row: dict[str, object] = dict.fromkeys(report_columns(classes), "")
-    row.update(path=printable(result.path), status=result.status,
+    row.update(path=printable(result.path), sha256=result.content_sha256,
+               status=result.status,
                error=printable(result.error),
                model_sha256=result.model_sha256, needs_review=int(bool(reasons)),
                review_reasons="; ".join(reasons))
@@ -132,56 +148,83 @@ def result_row(result: ImageResult, classes: Sequence[str], review: Review | str
     return {k: safe_cell(v) for k, v in row.items()}
 
 
+class ReportLocked(ReportError):
+    """Another process is writing the same report."""
+
+
+KeepRow = Callable[[dict[str, str]], bool]
+
+
 class ReportWriter:
     """Appends rows to a CSV report and flushes each one, so an interrupted run keeps its rows.
 
-    Opening an existing report with the same columns continues it: its complete ok rows are kept
-    (`done` holds their paths) and its error rows and any half-written last line are dropped, so
-    the retried images do not appear twice. A report with other columns is a ReportError rather
-    than being overwritten. Files are UTF-8 with a BOM, so spreadsheets read non-ASCII paths.
+    Only one process writes a report at a time: an OS lock on REPORT.lock beside it (filelock)
+    refuses a second writer with ReportLocked. Opening an existing report with the same columns
+    continues it: its complete ok rows are kept (`done` holds their paths) unless `keep(row)`
+    says otherwise (the file changed since, say), and its error rows and any half-written last
+    line are dropped, so retried images do not appear twice. A report with other columns, or
+    written with another model (`model_sha256`), is a ReportError rather than being mixed or
+    overwritten. Files are UTF-8 with a BOM, so spreadsheets read non-ASCII paths.
     """
 
-    def __init__(self, path: str | Path, classes: Sequence[str], resume: bool = True) -> None:
+    def __init__(self, path: str | Path, classes: Sequence[str], resume: bool = True,
+                 model_sha256: str = "", keep: KeepRow | None = None) -> None:
+        from filelock import FileLock, Timeout
+
         self.path = Path(path)
         self.columns = report_columns(classes)
         self.classes = tuple(classes)
+        self.model_sha256 = model_sha256
         self.done: set[str] = set()
-        exists = resume and self.path.is_file() and self.path.stat().st_size > 0
-        if exists:
-            self._keep_finished_rows()
+        self.dropped = 0  # rows of an earlier run dropped (their file changed)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle: TextIO = open(  # noqa: SIM115 - closed in close()
-            self.path, "a" if exists else "w", newline="", encoding="utf-8-sig")
-        self._writer = csv.DictWriter(self._handle, fieldnames=self.columns)
-        if not exists:
-            self._writer.writeheader()
-            self._handle.flush()
+        self._lock = FileLock(f"{self.path}.lock")
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise ReportLocked(f"{self.path}: another marrow run is writing this report; wait "
+                               "for it to finish or choose another output file") from None
+        try:
+            exists = resume and self.path.is_file() and self.path.stat().st_size > 0
+            if exists:
+                self._keep_finished_rows(keep)
+            self._handle: TextIO = open(  # noqa: SIM115 - closed in close()
+                self.path, "a" if exists else "w", newline="", encoding="utf-8-sig")
+            self._writer = csv.DictWriter(self._handle, fieldnames=self.columns)
+            if not exists:
+                self._writer.writeheader()
+                self._handle.flush()
+        except BaseException:
+            self._lock.release()
+            raise
 
-    def _keep_finished_rows(self) -> None:
-        """Read an existing report; rewrite it without error or incomplete rows if it has any."""
+    def _keep_finished_rows(self, keep: KeepRow | None) -> None:
+        """Read an existing report; rewrite it without the rows to drop, if it has any."""
         try:
             with open(self.path, "rb") as raw:
                 raw.seek(-1, os.SEEK_END)
                 complete_last = raw.read(1) in (b"\n", b"\r")
             total, kept = 0, 0
-            for row in self._rows(complete_last):
+            for row in self._rows(complete_last, keep):
                 total += 1
                 if row is not None:
                     kept += 1
                     self.done.add(unsafe_cell(row["path"]))
             if kept == total and complete_last:
                 return
-            partial = self.path.with_name(self.path.name + ".partial")
-            with open(partial, "w", newline="", encoding="utf-8-sig") as handle:
+            partial = temporary_name(self.path)
+            with open(partial, "x", newline="", encoding="utf-8-sig") as handle:
                 writer = csv.DictWriter(handle, fieldnames=self.columns)
                 writer.writeheader()
-                writer.writerows(r for r in self._rows(complete_last) if r is not None)
+                writer.writerows(r for r in self._rows(complete_last, keep) if r is not None)
             os.replace(partial, self.path)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise ReportError(f"{self.path}: cannot continue this report ({exc})") from exc
 
-    def _rows(self, complete_last: bool) -> Iterator[dict[str, str] | None]:
-        """Rows of the existing report, None for those to drop (errors, cut-off last line)."""
+    def _rows(self, complete_last: bool, keep: KeepRow | None,
+              ) -> Iterator[dict[str, str] | None]:
+        """Rows of the existing report, None for those to drop (errors, cut-off last line,
+        repeated paths, files changed since)."""
         with open(self.path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             if reader.fieldnames != self.columns:
@@ -197,6 +240,15 @@ class ReportWriter:
                     yield previous
                 first = False
                 ok = row.get("status") == "ok" and None not in row and None not in row.values()
+                if ok and self.model_sha256 and row.get("model_sha256") not in (
+                        "", self.model_sha256):
+                    raise ReportError(
+                        f"{self.path}: written with another model ({row['model_sha256'][:12]}"
+                        f"…, now {self.model_sha256[:12]}…); use --overwrite or another output "
+                        "file, so that one report holds one model's results")
+                if ok and keep is not None and not keep(row):
+                    self.dropped += 1
+                    ok = False
                 previous = row if ok and row["path"] not in seen else None
                 if previous is not None:
                     seen.add(row["path"])
@@ -205,12 +257,21 @@ class ReportWriter:
 
     def write(self, result: ImageResult, review: Review | str | None = None,
               reasons: Sequence[str] | None = None) -> None:
-        """Append one row (see result_row) and flush it."""
-        self._writer.writerow(result_row(result, self.classes, review, reasons))
-        self._handle.flush()
+        """Append one row (see result_row) and flush it; a full disk stops the run."""
+        try:
+            self._writer.writerow(result_row(result, self.classes, review, reasons))
+            self._handle.flush()
+        except OSError as exc:
+            raise ReportError(f"{self.path}: cannot write the report ({exc.strerror or exc}); "
+                              "the rows written so far are kept") from exc
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError:
+            pass
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> ReportWriter:
         return self

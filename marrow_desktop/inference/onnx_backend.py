@@ -59,7 +59,13 @@ class OnnxClassifier:
             raise ModelFileError(f"{path}: expected outputs {OUTPUTS}, found {names}")
         self.input_name = self.session.get_inputs()[0].name
         probe = np.zeros((1, 3, spec.input_size, spec.input_size), np.float32)
-        logits, _, weight = self.session.run(None, {self.input_name: probe})
+        try:
+            logits, _, weight = self.session.run(None, {self.input_name: probe})
+        except Exception as exc:  # onnxruntime's own exception types
+            shape = self.session.get_inputs()[0].shape
+            raise ModelFileError(
+                f"{path}: the graph takes input {shape}, the metadata says input_size "
+                f"{spec.input_size} ({type(exc).__name__})") from exc
         if logits.shape[1] != spec.num_classes:
             raise ModelFileError(
                 f"{path}: model has {logits.shape[1]} outputs, metadata lists "

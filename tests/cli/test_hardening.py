@@ -226,3 +226,65 @@ def test_unsupported_types_are_named_in_the_summary(cells: Path, tmp_path: Path,
     out = capsys.readouterr().out
     assert "skipped 2 files (type not supported): notes.txt, scan.heic" in out
     np.testing.assert_equal(len(read_report(tmp_path / "r.csv")), 6)
+
+
+def test_a_second_writer_of_the_same_report_is_refused(cells: Path, tmp_path: Path,
+                                                       model_json: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    from marrow_desktop.core.report import ReportWriter
+
+    out = tmp_path / "r.csv"
+    holder = ReportWriter(out, ("BLA",))  # another run holds the report
+    try:
+        assert marrow("classify", cells, "-o", out, "--model", model_json,
+                      "--no-progress") == 2
+        assert "another marrow run is writing this report" in capsys.readouterr().err
+    finally:
+        holder.close()
+    assert marrow("classify", cells, "-o", out, "--model", model_json, "--overwrite",
+                  "--no-progress") == 0
+    assert len(read_report(out)) == 6
+
+
+def test_resume_redoes_a_replaced_image_and_refuses_another_model(
+        cells: Path, tmp_path: Path, model_json: Path, sample_paths: list[Path],
+        capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "r.csv"
+    assert marrow("classify", cells, "-o", out, "--model", model_json, "--no-progress") == 0
+    first = by_name(read_report(out))
+    target = sorted(cells.iterdir())[0]
+    shutil.copy2(sample_paths[-1], target)  # the image is replaced under the same name
+    capsys.readouterr()
+    assert marrow("classify", cells, "-o", out, "--model", model_json, "--no-progress") == 0
+    assert "describe files that changed since" in capsys.readouterr().err
+    again = by_name(read_report(out))
+    assert len(again) == 6 and again[target.name]["sha256"] != first[target.name]["sha256"]
+    other = copy_model(model_json, tmp_path / "m")
+    data = json.loads(other.read_text())
+    data["temperature"] = data.get("temperature", 1.0) * 2
+    other.write_text(json.dumps(data))
+    assert marrow("classify", cells, "-o", out, "--model", other, "--no-progress") == 2
+    assert "written with another model" in capsys.readouterr().err
+    assert len(read_report(out)) == 6  # untouched
+
+
+@POSIX
+def test_output_failures_are_per_image_or_one_clear_line(cells: Path, tmp_path: Path,
+                                                         model_json: Path, sample_paths,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    long_name = "x" * 250 + ".jpg"  # + "_cam.png" would pass 255 bytes
+    shutil.copy2(sample_paths[0], cells / long_name)
+    cams = tmp_path / "cams"
+    out = tmp_path / "r.csv"
+    assert marrow("classify", cells, "-o", out, "--model", model_json, "--cam-dir", cams,
+                  "--no-progress") == 0
+    rows = by_name(read_report(out))
+    assert rows[long_name]["status"] == "ok" and len(list(cams.glob("*.png"))) == 7
+    locked = tmp_path / "read-only"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):  # root ignores permissions
+        pytest.skip("running as a user that can write anywhere")
+    capsys.readouterr()
+    assert marrow("classify", cells, "-o", tmp_path / "r2.csv", "--model", model_json,
+                  "--cam-dir", locked / "cams", "--no-progress") == 2
+    assert "cannot write heat maps here" in capsys.readouterr().err

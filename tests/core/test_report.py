@@ -38,7 +38,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def test_columns() -> None:
     cols = report_columns(CLASSES)
-    assert cols[:5] == ["path", "status", "error", "predicted_class", "confidence"]
+    assert cols[:6] == ["path", "sha256", "status", "error", "predicted_class", "confidence"]
+    assert cols[-9:-7] == ["domain_score", "in_domain"]
     assert [c for c in cols if c.startswith("prob_")] == ["prob_BLA", "prob_EOS", "prob_LYT"]
     assert "laplacian_var" in cols and "blurry" in cols and cols[-1] == "model_sha256"
     assert cols[-7:-1] == ["reviewed_class", "reviewer", "reviewed_at", "final_class",

@@ -28,6 +28,7 @@ from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.hashing import sha256_bytes, sha256_file
 from marrow_desktop.core.report import atomic_write, safe_cell, unsafe_cell
 from marrow_desktop.core.review import EXCLUDED, Review
+from marrow_desktop.core.text import printable
 
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ["dest", "source", "sha256", "final_class", "label_source", "reviewer",
@@ -192,7 +193,7 @@ def export_training_set(
                 summary.per_class[row["final_class"]] = (
                     summary.per_class.get(row["final_class"], 0) + 1)
             elif old is not None and row == _SKIPPED:  # no longer selected: take it out
-                _remove(out / old["dest"])
+                _remove(out, out / old["dest"])
                 summary.removed += 1
             elif old is not None and _same_content(out / old["dest"], sha):
                 rows[sha] = old  # failed now: the earlier export stays as it was
@@ -208,13 +209,23 @@ def export_training_set(
 _SKIPPED = "skipped"
 
 
+def _contained(out: Path, target: Path) -> bool:
+    """`target` lies inside the export folder once every symbolic link is resolved (a planted
+    link must not lead a write or a delete elsewhere)."""
+    root = os.path.realpath(out)
+    parent = os.path.realpath(target.parent)
+    return (parent == root or parent.startswith(root.rstrip(os.sep) + os.sep)) and \
+        os.path.realpath(target) != root
+
+
 def _inside(out: Path, dest: str) -> bool:
     """Whether a manifest's dest names a file inside the export folder (never act elsewhere)."""
     if not dest or os.path.isabs(dest):
         return False
     root = os.path.abspath(out)
-    return os.path.commonpath([root, os.path.abspath(out / dest)]) == root and \
+    lexical = os.path.commonpath([root, os.path.abspath(out / dest)]) == root and \
         os.path.abspath(out / dest) != root
+    return lexical and _contained(out, out / dest)
 
 
 def _export_one(out: Path, path: str, sha: str, predicted: str, review: Review | None,
@@ -235,7 +246,7 @@ def _export_one(out: Path, path: str, sha: str, predicted: str, review: Review |
         summary.failed.append(f"{path}: class {label!r} cannot be a folder name")
         return None
     source = Path(path)
-    row = {"source": os.path.abspath(path), "sha256": sha, "final_class": label,
+    row = {"source": printable(os.path.abspath(path)), "sha256": sha, "final_class": label,
            "label_source": "reviewed" if review is not None else "model",
            "reviewer": review.reviewer if review is not None else "",
            "reviewed_at": review.at if review is not None else ""}
@@ -244,11 +255,16 @@ def _export_one(out: Path, path: str, sha: str, predicted: str, review: Review |
         return {"dest": old["dest"], **row}
     data = source.read_bytes()
     if sha256_bytes(data) != sha:
-        summary.failed.append(f"{path}: the file changed since it was classified or reviewed")
+        summary.failed.append(f"{printable(path)}: the file changed since it was classified "
+                              "or reviewed")
         return None
     if old is not None:
-        _remove(out / old["dest"])
+        _remove(out, out / old["dest"])
         summary.moved += old["final_class"] != label
+    if (out / label).is_symlink() or not _contained(out, out / label / "x"):
+        summary.failed.append(f"{printable(path)}: class folder {label} leads outside the "
+                              "export folder (a symbolic link); not written")
+        return None
     dest, present = _free_name(out / label, source.name, sha, taken)
     if present:
         summary.kept += old is None
@@ -258,8 +274,11 @@ def _export_one(out: Path, path: str, sha: str, predicted: str, review: Review |
     return {"dest": dest.relative_to(out).as_posix(), **row}
 
 
-def _remove(path: Path) -> None:
-    """Delete an exported image (and its class folder if that is now empty)."""
+def _remove(out: Path, path: Path) -> None:
+    """Delete an exported image (and its class folder if that is now empty), only inside the
+    export folder."""
+    if not _contained(out, path):
+        return
     with contextlib.suppress(OSError):
         path.unlink()
     with contextlib.suppress(OSError):

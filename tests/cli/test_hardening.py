@@ -288,3 +288,28 @@ def test_output_failures_are_per_image_or_one_clear_line(cells: Path, tmp_path: 
     assert marrow("classify", cells, "-o", tmp_path / "r2.csv", "--model", model_json,
                   "--cam-dir", locked / "cams", "--no-progress") == 2
     assert "cannot write heat maps here" in capsys.readouterr().err
+
+
+@POSIX
+def test_trainset_never_writes_or_deletes_through_planted_links(
+        cells: Path, tmp_path: Path, model_json: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "keep.txt"
+    victim.write_text("precious")
+    export = tmp_path / "export"
+    assert marrow("trainset", cells, "-o", export, "--include-unreviewed", "--model",
+                  model_json, "--no-progress") == 0
+    manifest = export / "manifest.csv"
+    rows = manifest.read_text(encoding="utf-8-sig").splitlines()
+    # a planted link and a manifest row naming a file through it
+    (export / "evil").symlink_to(outside)
+    rows.append(f"evil/keep.txt,{rows[1].split(',')[1]},{'0' * 64},BLA,model,,")
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8-sig")
+    classes = [p for p in export.iterdir() if p.is_dir() and not p.is_symlink()]
+    shutil.rmtree(classes[0])
+    classes[0].symlink_to(outside)  # a class folder that leads outside
+    assert marrow("trainset", cells, "-o", export, "--model", model_json,
+                  "--no-progress") == 0  # reviewed only: the earlier rows are taken out
+    assert victim.read_text() == "precious"
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]

@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +31,7 @@ from marrow_desktop.core.quality import (
 )
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.training.dataset import Dataset, load_dataset
+from marrow_desktop.training.eda_plots import bar_chart_svg, blur_svg, image_grid_png
 from marrow_desktop.training.loading import evenly_spaced, load_sample, progress
 
 QUALITY_FIELDS = (
@@ -55,15 +59,6 @@ class EdaReport:
     blur_cut: float
     files: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _label(code: str) -> str:
@@ -136,77 +131,6 @@ def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict[str, Any]]) 
 
 def _fmt(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
-
-
-def plot_counts(counts: dict[str, int], path: Path) -> None:
-    plt = _pyplot()
-    labels = [_label(c) for c in counts]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(counts) + 1.2))
-    bars = ax.barh(labels[::-1], list(counts.values())[::-1], color="#7b4fa0")
-    ax.bar_label(bars, padding=3)
-    ax.set_xlabel("images")
-    ax.set_title(f"Images per class ({sum(counts.values()):,} in total)")
-    ax.margins(x=0.12)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def plot_image_grid(rows: list[tuple[str, list[tuple[np.ndarray, str]]]], path: Path,
-                    title: str) -> None:
-    """Rows of (row label, [(thumbnail, caption), ...]) as one figure."""
-    plt = _pyplot()
-    ncols = max((len(items) for _, items in rows), default=1) or 1
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(1.7 * ncols + 1.6, 1.85 * len(rows)),
-                             squeeze=False)
-    for (label, items), line in zip(rows, axes):
-        for j, ax in enumerate(line):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if j < len(items):
-                image, caption = items[j]
-                ax.imshow(image)
-                ax.set_title(caption, fontsize=7)
-        line[0].set_ylabel(label, fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def plot_blur(rows: list[dict[str, Any]], classes: list[str], threshold: float, cut: float,
-              fraction: float, path: Path) -> None:
-    """Histogram of Laplacian variance with both thresholds, and its spread per class."""
-    plt = _pyplot()
-    readable = [r for r in rows if r["readable"]]
-    values = np.array([r["laplacian_var"] for r in readable])
-    fig, (ax, box) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 2]})
-    ax.hist(values, bins=60, color="#7b4fa0", alpha=0.85)
-    ax.axvline(threshold, color="red", linestyle="--",
-               label=f"blur threshold {threshold:g} ({int((values < threshold).sum())} below)")
-    ax.axvline(cut, color="orange", linestyle="-",
-               label=f"blurriest {fraction:.0%} cut: {cut:.2f}")
-    ax.set_xlabel("Laplacian variance at 256 px (higher = sharper)")
-    ax.set_ylabel("images")
-    ax.set_title("Sharpness of every image")
-    ax.legend()
-    per_class = [[r["laplacian_var"] for r in readable if r["class"] == c] for c in classes]
-    import matplotlib
-
-    major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
-    horizontal = {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
-    box.boxplot([v or [np.nan] for v in per_class], showfliers=False, **horizontal)
-    box.set_yticks(range(1, len(classes) + 1), classes)
-    box.axvline(threshold, color="red", linestyle="--")
-    box.axvline(cut, color="orange")
-    box.invert_yaxis()
-    box.set_title("per class")
-    box.set_xlabel("Laplacian variance")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _thumb(rgb: np.ndarray) -> np.ndarray:
@@ -289,6 +213,41 @@ per class: <a href="{f['summary']}">{f['summary']}</a>.</p>
     return path
 
 
+def _write_files(report: EdaReport, dataset: Dataset, dataset_path: str,
+                 thresholds: QualityThresholds, per_class: int, sharpen_count: int,
+                 amount: float, sigma: float) -> None:
+    out, rows, files = report.out, report.rows, report.files
+    files.update(quality="quality.csv", summary="summary.csv", unreadable="unreadable.txt",
+                 counts="class_counts.svg", preview="preview_grid.png",
+                 blur="blur_histogram.svg", unsharp="unsharp_mask.png", json="summary.json")
+    _write_csv(out / files["quality"], QUALITY_FIELDS, rows)
+    _write_csv(out / files["summary"], SUMMARY_FIELDS, report.summary)
+    (out / files["unreadable"]).write_text("".join(f"{u}\n" for u in report.unreadable),
+                                           encoding="utf-8")
+    total = sum(report.counts.values())
+    (out / files["counts"]).write_text(bar_chart_svg(
+        report.counts, {c: _label(c) for c in report.counts},
+        f"Images per class ({total:,} in total)"), encoding="utf-8")
+    image_grid_png(_preview_rows(dataset, rows, per_class), out / files["preview"],
+                   f"{per_class} examples per class")
+    readable = [r for r in rows if r["readable"]]
+    per_class_values = [(c, np.array([r["laplacian_var"] for r in readable if r["class"] == c]))
+                        for c in dataset.classes]
+    (out / files["blur"]).write_text(blur_svg(
+        np.array([r["laplacian_var"] for r in readable]), per_class_values,
+        thresholds.blur_threshold, report.blur_cut, thresholds.blur_rank_fraction),
+        encoding="utf-8")
+    image_grid_png(_unsharp_rows(dataset, rows, sharpen_count, amount, sigma),
+                   out / files["unsharp"], "The blurriest images, before and after unsharp mask")
+    (out / files["json"]).write_text(json.dumps({
+        "dataset": dataset_path, "classes": dataset.classes, "counts": report.counts,
+        "unreadable": report.unreadable, "blur_cut": report.blur_cut,
+        "warnings": report.warnings, "thresholds": asdict(thresholds),
+        "summary": report.summary,
+    }, indent=2, default=str) + "\n", encoding="utf-8")
+    files["html"] = write_html(report, dataset_path, thresholds).name
+
+
 def run_eda(dataset_path: str | Path, out: str | Path, per_class: int = 5,
             sharpen_count: int = 8, amount: float = 1.0, sigma: float = 2.0,
             thresholds: QualityThresholds | None = None, show_progress: bool = True) -> EdaReport:
@@ -302,27 +261,16 @@ def run_eda(dataset_path: str | Path, out: str | Path, per_class: int = 5,
     unreadable = [r["error"] for r in rows if not r["readable"]]
     flagged = [r["laplacian_var"] for r in rows if r.get("blurriest_fraction")]
     cut = max(flagged) if flagged else 0.0
-    report = EdaReport(out, dataset.counts(), rows, summary, unreadable, cut,
-                       warnings=list(dataset.warnings))
-    files = report.files
-    files.update(quality="quality.csv", summary="summary.csv", unreadable="unreadable.txt",
-                 counts="class_counts.png", preview="preview_grid.png",
-                 blur="blur_histogram.png", unsharp="unsharp_mask.png", json="summary.json")
-    _write_csv(out / files["quality"], QUALITY_FIELDS, rows)
-    _write_csv(out / files["summary"], SUMMARY_FIELDS, summary)
-    (out / files["unreadable"]).write_text("".join(f"{u}\n" for u in unreadable),
-                                           encoding="utf-8")
-    plot_counts(report.counts, out / files["counts"])
-    plot_image_grid(_preview_rows(dataset, rows, per_class), out / files["preview"],
-                    f"{per_class} examples per class")
-    plot_blur(rows, dataset.classes, thresholds.blur_threshold, cut,
-              thresholds.blur_rank_fraction, out / files["blur"])
-    plot_image_grid(_unsharp_rows(dataset, rows, sharpen_count, amount, sigma),
-                    out / files["unsharp"], "The blurriest images, before and after unsharp mask")
-    (out / files["json"]).write_text(json.dumps({
-        "dataset": str(dataset_path), "classes": dataset.classes, "counts": report.counts,
-        "unreadable": unreadable, "blur_cut": cut, "warnings": report.warnings,
-        "thresholds": asdict(thresholds), "summary": summary,
-    }, indent=2, default=str) + "\n", encoding="utf-8")
-    files["html"] = write_html(report, str(dataset_path), thresholds).name
+    final = out
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        report = EdaReport(out, dataset.counts(), rows, summary, unreadable, cut,
+                           warnings=list(dataset.warnings))
+        _write_files(report, dataset, str(dataset_path), thresholds, per_class, sharpen_count,
+                     amount, sigma)
+        for name in report.files.values():  # complete files only, moved in when all are written
+            os.replace(out / name, final / name)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    report.out = final
     return report

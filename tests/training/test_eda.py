@@ -13,8 +13,6 @@ from PIL import Image
 from marrow_desktop.cli import main
 from tests.training.conftest import CORRUPT
 
-pytest.importorskip("matplotlib")
-
 
 @pytest.fixture()
 def eda_set(tiny_set_corrupt: Path, tmp_path: Path) -> Path:
@@ -33,7 +31,7 @@ def test_eda_report(eda_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert "EMPTY" in captured.err  # the empty class folder: a warning, not an error
     assert "unreadable 1" in captured.out
     for name in ("index.html", "quality.csv", "summary.csv", "unreadable.txt", "summary.json",
-                 "class_counts.png", "preview_grid.png", "blur_histogram.png",
+                 "class_counts.svg", "preview_grid.png", "blur_histogram.svg",
                  "unsharp_mask.png"):
         assert (out / name).stat().st_size > 0, name
     with open(out / "quality.csv", newline="") as handle:
@@ -54,3 +52,18 @@ def test_eda_report(eda_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(links) >= 6
     for link in links:
         assert not Path(link).is_absolute() and (out / link).is_file(), link
+
+
+def test_eda_needs_no_matplotlib(eda_set: Path, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clinic install has no matplotlib: the report is drawn with SVG and OpenCV."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
+    out = tmp_path / "report"
+    assert main(["eda", str(eda_set), "-o", str(out), "--no-progress"]) == 0
+    svg = (out / "class_counts.svg").read_text()
+    assert svg.startswith("<svg") and "Blast" in svg
+    grid = Image.open(out / "preview_grid.png")
+    assert grid.width > 300 and grid.height > 300
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.")]  # no temp left

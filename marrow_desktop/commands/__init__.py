@@ -12,13 +12,15 @@ from marrow_desktop.commands import (
     evaluate,
     export,
     gui,
+    keys,
     models,
     qc,
     report,
     selftest,
     train,
     trainset,
+    verify,
 )
 
-COMMANDS = (classify, qc, report, trainset, adapt, models, gui, train, evaluate, export, eda,
-            data, selftest)
+COMMANDS = (classify, qc, report, verify, trainset, adapt, models, keys, gui, train, evaluate,
+            export, eda, data, selftest)

@@ -213,4 +213,7 @@ def summary_lines(report: CaseReport, absent_reviews: int = 0) -> list[str]:
         lines.append("NOT SIGNED OFF - preliminary")
     if report.audit is not None:
         lines.append(report.audit.summary())
+        signature = report.audit.sign_off_signature
+        if signature is not None and case is not None and case.signed:
+            lines.append(f"sign-off signed with key {signature.key_fingerprint}")
     return lines

@@ -2,8 +2,9 @@
 
 Each entry's hash covers its fields and the previous entry's hash, so editing, deleting or
 reordering rows breaks the chain and `verify` names the first row that no longer fits. This
-detects tampering with the store file; it does not stop someone who rewrites the whole chain
-(the case report prints the head hash, so a printed or archived report anchors it).
+detects tampering with the store file. A rewrite of the whole chain is caught by the
+signatures of sign-offs and reopenings (core.signing) and by the head hash the case report
+prints.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from marrow_desktop.core.cells import cell_id
+from marrow_desktop.core.signing import SignatureRecord, check_signature
 
 if TYPE_CHECKING:
     from marrow_desktop.core.review import Review
@@ -85,6 +87,9 @@ class AuditCheck:
     entries: int
     head: str
     problems: list[str] = field(default_factory=list)
+    signed: list[str] = field(default_factory=list)  # one line per valid signature
+    notes: list[str] = field(default_factory=list)  # unsigned sign-offs, keys unknown here
+    sign_off_signature: SignatureRecord | None = None  # of the last sign-off, when valid
 
     @property
     def ok(self) -> bool:
@@ -92,7 +97,14 @@ class AuditCheck:
 
     def summary(self) -> str:
         if self.ok:
-            return f"Audit trail intact: {self.entries} entries, head {self.head[:12]}"
+            extra = ""
+            if self.signed:
+                extra += f"; {len(self.signed)} signature{'s' if len(self.signed) > 1 else ''}"
+                extra += " valid"
+            if self.notes:
+                extra += f"; {self.notes[0]}" + (f" (+{len(self.notes) - 1} more)"
+                                                 if len(self.notes) > 1 else "")
+            return f"Audit trail intact: {self.entries} entries, head {self.head[:12]}{extra}"
         more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         return f"Audit trail BROKEN: {self.problems[0]}{more}"
 
@@ -112,12 +124,49 @@ class _Replay:
     model: str = ""
 
 
+def _check_signatures(check: AuditCheck, entries: Sequence[AuditEntry],
+                      signatures: Sequence[SignatureRecord],
+                      known_keys: Mapping[str, set[str]]) -> None:
+    """Every sign-off and reopening signed with its reviewer's key (core.signing)."""
+    by_seq = {s.seq: s for s in signatures}
+    by_entry = {e.seq: e for e in entries}
+    for seq in sorted(set(by_seq) - {e.seq for e in entries if e.action in (SIGN_OFF, REOPEN)}):
+        check.problems.append(f"signature of entry {seq}: there is no sign-off or reopening "
+                              "with that number")
+    for entry in entries:
+        if entry.action not in (SIGN_OFF, REOPEN):
+            continue
+        what = f"entry {entry.seq} ({entry.action.replace('_', '-')} by {entry.who})"
+        record = by_seq.get(entry.seq)
+        if record is None:
+            check.notes.append(f"{what} is not signed with a key")
+            continue
+        why = check_signature(record, entry.action, by_entry[entry.seq].row_hash)
+        fp = record.key_fingerprint
+        if entry.action == SIGN_OFF:
+            check.sign_off_signature = None if why else record
+        if why:
+            check.problems.append(f"{what}: {why}")
+        elif entry.who in known_keys and fp not in known_keys[entry.who]:
+            check.problems.append(f"{what}: signed with key {fp}, which is not {entry.who}'s "
+                                  "key on this computer")
+        elif entry.who not in known_keys:
+            check.signed.append(f"{what}: signature valid, key {fp}")
+            check.notes.append(f"{what}: key {fp} is not known on this computer (compare it "
+                               f"with {entry.who}'s key)")
+        else:
+            check.signed.append(f"{what}: signature valid, {entry.who}'s key {fp}")
+
+
 def verify(entries: Sequence[AuditEntry], case: CaseInfo, reviews: Mapping[str, Review],
-           ) -> AuditCheck:
+           signatures: Sequence[SignatureRecord] = (),
+           known_keys: Mapping[str, set[str]] | None = None) -> AuditCheck:
     """Check the chain and the recorded head/count, then replay it: every shown field (labels
     and who gave them when, sign-off name, time and note, case details, the case's model) must
-    be what the trail says."""
+    be what the trail says; every sign-off and reopening should carry a valid signature by a
+    key this computer knows for its reviewer (`known_keys`: name -> fingerprints)."""
     check = AuditCheck(entries=len(entries), head=case.audit_head)
+    _check_signatures(check, entries, signatures, known_keys or {})
     running = GENESIS
     state = _Replay()
     for i, entry in enumerate(entries, start=1):

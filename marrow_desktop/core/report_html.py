@@ -146,6 +146,9 @@ def _context(report: CaseReport) -> dict[str, Any]:
         "audit_problems": check.problems[:10] if check is not None
         and len(check.problems) > 1 else [],
         "audit_head": report.audit_head,
+        "signature": check.sign_off_signature if check is not None and report.case is not None
+        and report.case.signed else None,
+        "audit_notes": check.notes[1:5] if check is not None else [],
     }
 
 

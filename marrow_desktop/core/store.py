@@ -39,6 +39,7 @@ from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.quality import QualityMetrics
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import Review
+from marrow_desktop.core.signing import Keyring, SignatureRecord, Signer
 from marrow_desktop.core.store_schema import INDEXES, SCHEMA_VERSION, TABLES, upgrade
 from marrow_desktop.core.text import printable
 
@@ -461,7 +462,9 @@ class ResultStore:
         return [AuditEntry(**dict(zip(_AUDIT_FIELDS, row))) for row in rows]
 
     def _set_signed(self, case_id: str, action: str, who: str, note: str, model_name: str,
-                    model_sha256: str) -> CaseInfo:
+                    model_sha256: str, signer: Signer | None) -> CaseInfo:
+        if signer is not None and signer.name != who:
+            raise StoreError(f"the signing key is {signer.name}'s, not {who}'s")
         with self._lock, self._write("cannot record the sign-off"):
             case = self._case(case_id)
             if case.signed == (action == audit.SIGN_OFF):
@@ -469,22 +472,30 @@ class ResultStore:
                 raise CaseSignedError(f"case {case_id} is {state}")
             case, entry = self._append(case, action=action, who=who, note=note,
                                        model_name=model_name, model_sha256=model_sha256)
+            if signer is not None:
+                record = signer.sign(case_id, entry.seq, action, entry.row_hash)
+                self._db.execute("INSERT INTO signatures VALUES (?, ?, ?, ?, ?)",
+                                 (case_id, record.seq, record.key_fingerprint, record.public_key,
+                                  record.signature))
             signed = (who, entry.at, note) if action == audit.SIGN_OFF else ("", "", "")
             self._db.execute("UPDATE cases SET signed_by = ?, signed_at = ?, sign_note = ? "
                              "WHERE case_id = ?", (*signed, case_id))
         return self.case(case_id)
 
     def sign_off(self, case_id: str, who: str, note: str = "", model_name: str = "",
-                 model_sha256: str = "") -> CaseInfo:
-        """Freeze a case: its labels cannot change until it is reopened."""
-        return self._set_signed(case_id, audit.SIGN_OFF, who, note, model_name, model_sha256)
+                 model_sha256: str = "", signer: Signer | None = None) -> CaseInfo:
+        """Freeze a case: its labels cannot change until it is reopened. With `signer` (the
+        reviewer's unlocked key) the new audit head is signed in the same transaction."""
+        return self._set_signed(case_id, audit.SIGN_OFF, who, note, model_name, model_sha256,
+                                signer)
 
     def reopen(self, case_id: str, who: str, reason: str, model_name: str = "",
-               model_sha256: str = "") -> CaseInfo:
+               model_sha256: str = "", signer: Signer | None = None) -> CaseInfo:
         """Unfreeze a signed-off case to amend it (the reason goes into the trail)."""
         if not reason.strip():
             raise StoreError("reopening a signed-off case needs a reason")
-        return self._set_signed(case_id, audit.REOPEN, who, reason, model_name, model_sha256)
+        return self._set_signed(case_id, audit.REOPEN, who, reason, model_name, model_sha256,
+                                signer)
 
     def record(self, case_id: str, action: str, who: str, note: str = "", model_name: str = "",
                model_sha256: str = "", *, details: str | None = None, cid: str = "",
@@ -525,9 +536,22 @@ class ResultStore:
                               (case_id,)).fetchall()
         return {cell_id(sha, region): state for sha, region, state in rows}
 
-    def verify_case(self, case_id: str) -> AuditCheck:
-        """Check a case's trail and that every shown field agrees with it (core.audit.verify)."""
-        return audit.verify(self.trail(case_id), self.case(case_id), self.reviews(case_id))
+    def signatures(self, case_id: str) -> list[SignatureRecord]:
+        """The signatures of a case's sign-offs and reopenings, in trail order."""
+        with self._lock:
+            rows = self._read("SELECT case_id, seq, key_fingerprint, public_key, signature FROM "
+                              "signatures WHERE case_id = ? ORDER BY seq", (case_id,)).fetchall()
+        return [SignatureRecord(str(c), int(q), str(f), str(k), str(s))
+                for c, q, f, k, s in rows]
+
+    def verify_case(self, case_id: str, known_keys: dict[str, set[str]] | None = None,
+                    ) -> AuditCheck:
+        """Check a case's trail, that every shown field agrees with it and every signature
+        (core.audit.verify); `known_keys` defaults to this computer's keyring."""
+        if known_keys is None:
+            known_keys = Keyring().known()
+        return audit.verify(self.trail(case_id), self.case(case_id), self.reviews(case_id),
+                            self.signatures(case_id), known_keys)
 
     # moving a case into a case file ---------------------------------------------------------
     def copy_case_to(self, case_id: str, other: ResultStore) -> None:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from marrow_desktop.core import audit
@@ -39,6 +39,8 @@ def case_folder(session: Session) -> str:
 
 
 class CaseController(QObject):
+    dialogOpened = Signal(object)  # a dialog that needed data from a worker first
+
     def __init__(self, session: Session, model: ThumbnailModel, actions: Actions,
                  reviews: ReviewController, view: CaseView, settings: AppSettings,
                  parent: QObject | None = None) -> None:
@@ -57,6 +59,9 @@ class CaseController(QObject):
         a.export_training.triggered.connect(self.choose_training_folder)
         session.caseChanged.connect(self.view.show_case_state)
         session.trailReady.connect(self._on_trail)
+        session.signersReady.connect(self._open_sign_dialog)
+        session.signFailed.connect(self._sign_failed)
+        self._sign_request: dict = {}
 
     # sign-off --------------------------------------------------------------------------------
     def unmet(self) -> list[str]:
@@ -82,27 +87,46 @@ class CaseController(QObject):
         return (f"{d.final_total} cells counted (target {d.target}){blast_text}; "
                 f"{d.reviewed_cells} reviewed; {needs} needed review.")
 
-    def sign_off(self) -> SignOffDialog | None:
-        s = self.session
-        if s.handle is None or s.signed:
-            return None
-        dialog = SignOffDialog(self.summary(), self.settings.reviewer(), unmet=self.unmet(),
-                               parent=self.view.dialog_parent())
-        dialog.accepted.connect(lambda: s.sign(dialog.name(), dialog.note()))
-        self.dialog = dialog
-        dialog.open()
-        return dialog
+    def sign_off(self) -> None:
+        """Ask for the sign-off (after loading who can sign here, on a worker)."""
+        if self.session.handle is None or self.session.signed:
+            return
+        self._sign_request = {"reopen": False}
+        self.session.load_signers()
 
-    def reopen(self) -> SignOffDialog | None:
-        s = self.session
-        if not s.signed:
-            return None
-        dialog = SignOffDialog(signed_text(s.info), self.settings.reviewer(), reopen=True,
-                               parent=self.view.dialog_parent())
-        dialog.accepted.connect(lambda: s.sign(dialog.name(), dialog.note(), reopen=True))
+    def reopen(self) -> None:
+        if not self.session.signed:
+            return
+        self._sign_request = {"reopen": True}
+        self.session.load_signers()
+
+    def _open_sign_dialog(self, signers: frozenset[str]) -> None:
+        s, request = self.session, self._sign_request
+        reopen = request.get("reopen", False)
+        if "reopen" not in request or s.handle is None or s.signed != reopen:
+            return
+        summary = signed_text(s.info) if reopen else self.summary()
+        dialog = SignOffDialog(summary, request.get("name", self.settings.reviewer()),
+                               reopen=reopen, unmet=None if reopen else self.unmet(),
+                               signers=signers, error=request.get("error", ""),
+                               note=request.get("note", ""), parent=self.view.dialog_parent())
+
+        def accepted() -> None:
+            self._sign_request = {"reopen": reopen, "name": dialog.name(),
+                                  "note": dialog.note_edit.toPlainText()}
+            s.sign(dialog.name(), dialog.note(), dialog.passphrase(), reopen=reopen,
+                   new_key=dialog.new_key())
+        dialog.accepted.connect(accepted)
+        dialog.rejected.connect(lambda: setattr(self, "_sign_request", {}))
         self.dialog = dialog
         dialog.open()
-        return dialog
+        self.dialogOpened.emit(dialog)
+
+    def _sign_failed(self, why: str) -> None:
+        """A wrong passphrase (or an unreadable key): the dialog again, with the reason."""
+        if "reopen" in self._sign_request:
+            self._sign_request["error"] = why
+            self.session.load_signers()
 
     # details ---------------------------------------------------------------------------------
     def details(self) -> CaseDetails:

@@ -20,6 +20,7 @@ from marrow_desktop.core.hashing import sha256_file
 from marrow_desktop.core.model_spec import ModelSpec
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import Review, ReviewThresholds
+from marrow_desktop.core.signing import Keyring
 from marrow_desktop.core.store import CaseInfo, ResultStore
 
 if TYPE_CHECKING:
@@ -135,14 +136,25 @@ def save_reviews(handle: CaseHandle, entries: Sequence[tuple[str, str, str, str]
     return len(written), store.case(handle.case_id)
 
 
-def sign_case(handle: CaseHandle, who: str, note: str, reopen: bool,
-              spec: ModelSpec | None) -> CaseInfo:
-    """Sign off a case (freeze it) or reopen it with a reason."""
+def signers() -> frozenset[str]:
+    """The reviewers who can sign on this computer (a private key here)."""
+    ring = Keyring()
+    return frozenset(k.name for k in ring.public_keys() if ring.has_private(k.name))
+
+
+def sign_case(handle: CaseHandle, who: str, note: str, reopen: bool, spec: ModelSpec | None,
+              passphrase: str, new_key: bool = False) -> CaseInfo:
+    """Sign off a case (freeze it) or reopen it with a reason, signed with the reviewer's key
+    (made first when `new_key`). A wrong passphrase raises SigningError; nothing is written."""
+    ring = Keyring()
+    if new_key:
+        ring.create(who, passphrase)
+    signer = ring.signer(who, passphrase)
     store = handle.writer()
     name, identity = (spec.name, spec.identity) if spec is not None else ("", "")
     if reopen:
-        return store.reopen(handle.case_id, who, note, name, identity)
-    return store.sign_off(handle.case_id, who, note, name, identity)
+        return store.reopen(handle.case_id, who, note, name, identity, signer=signer)
+    return store.sign_off(handle.case_id, who, note, name, identity, signer=signer)
 
 
 def record_case(handle: CaseHandle, action: str, who: str, note: str = "",

@@ -20,6 +20,7 @@ from marrow_desktop.core.case import Case
 from marrow_desktop.core.case_files import CaseHandle
 from marrow_desktop.core.discovery import skipped_lines
 from marrow_desktop.core.results import ImageResult
+from marrow_desktop.core.signing import SigningError
 from marrow_desktop.core.store import CaseInfo, ResultStore, StoreError
 from marrow_desktop.gui import case_tasks, tasks
 from marrow_desktop.gui.errors import ErrorChannel
@@ -66,6 +67,8 @@ class Session(QObject):
     reviewsSaved = Signal(int)
     caseChanged = Signal(object)  # CaseInfo of the open case
     trailReady = Signal(str, object, object)  # cell id ('' = whole case), entries, AuditCheck
+    signersReady = Signal(object)  # frozenset of the reviewers with a signing key here
+    signFailed = Signal(str)  # why a sign-off or reopening was not recorded (e.g. passphrase)
     exported = Signal(str, int)  # path, rows
     reportExported = Signal(str, str)  # csv path, html path
     trainingExported = Signal(str)  # summary
@@ -355,13 +358,25 @@ class Session(QObject):
         self.errors.report(exc, "Review not saved")
         self.lookup()  # show what the store holds again
 
-    def sign(self, who: str, note: str, reopen: bool = False) -> None:
-        """Sign off the open case (or reopen it, `note` being the reason)."""
+    def load_signers(self) -> None:
+        """Who can sign on this computer (signersReady)."""
+        self.writer.submit(case_tasks.signers, on_result=self.signersReady.emit,
+                           on_error=lambda exc: self.errors.report(exc, "Signing keys"))
+
+    def sign(self, who: str, note: str, passphrase: str, reopen: bool = False,
+             new_key: bool = False) -> None:
+        """Sign off the open case (or reopen it, `note` being the reason), signed with the
+        reviewer's key; a refused key or passphrase comes back as signFailed."""
         handle = self._case_ready("Cannot sign off")
-        if handle is not None:
-            self.writer.submit(case_tasks.sign_case, handle, who, note, reopen, self.spec,
-                               on_result=self._set_info,
-                               on_error=lambda exc: self.errors.report(exc, "Sign-off"))
+        if handle is None:
+            return
+
+        def failed(exc: BaseException) -> None:
+            self.errors.report(exc, "Not signed")
+            if isinstance(exc, SigningError):
+                self.signFailed.emit(str(exc))
+        self.writer.submit(case_tasks.sign_case, handle, who, note, reopen, self.spec,
+                           passphrase, new_key, on_result=self._set_info, on_error=failed)
 
     def record(self, action: str, who: str, note: str = "", details: str | None = None) -> None:
         """A case-level trail entry (core.audit: details, model, acknowledge), with the model

@@ -215,7 +215,8 @@ def test_audit_dialog_rows_and_status(qtbot):
     assert dialog.table.item(1, 5).text() == "— → excluded"
     assert dialog.table.item(2, 3).text() == "Sign-off"
     assert dialog.table.item(0, 6).text() == "rexnet150 · 3fa2c1d0"
-    assert "intact" in dialog.status.text() and "#15803d" in dialog.status.styleSheet()
+    assert "intact" in dialog.status.text() and "#b45309" in dialog.status.styleSheet()
+    assert "entry 3 (sign-off by anna) is not signed with a key" in dialog.status.text()
     assert dialog.as_tsv().count("\n") == 4
 
     broken = audit.verify(entries[:2], case, {"aa": reviews["aa"]})
@@ -258,11 +259,18 @@ def test_sign_off_dialog_needs_a_name(qtbot):
     assert not dialog.ok_button.isEnabled() and dialog.ok_button.text() == "Sign off"
     assert not dialog.warning.isHidden()
     dialog.name_edit.setText("  anna ")
+    dialog.passphrase_edit.setText("short")
+    dialog.repeat_edit.setText("short")
+    assert not dialog.ok_button.isEnabled()  # a new key needs 8 characters
+    dialog.passphrase_edit.setText("long enough")
+    assert not dialog.ok_button.isEnabled()  # and the same passphrase twice
+    dialog.repeat_edit.setText("long enough")
     assert dialog.ok_button.isEnabled() and dialog.name() == "anna" and dialog.note() == ""
 
-    reopen = SignOffDialog("Signed off by anna", "bob", reopen=True)
+    reopen = SignOffDialog("Signed off by anna", "bob", reopen=True, signers=frozenset({"bob"}))
     qtbot.addWidget(reopen)
     assert reopen.windowTitle() == "Reopen signed-off case"
+    reopen.passphrase_edit.setText("x")  # bob's key exists: any passphrase may be tried
     assert not reopen.ok_button.isEnabled()  # a reason is required
     reopen.note_edit.setPlainText("second opinion")
     assert reopen.ok_button.isEnabled() and reopen.note() == "second opinion"

@@ -147,7 +147,9 @@ def test_sign_off_freezes_the_case_until_reopened(qtbot, window):
     path = _path(window, "BLA_00851.jpg")
     window.browser.select_path(path)
     _key(qtbot, window, Qt.Key.Key_1)
-    dialog = window.cases.sign_off()
+    with qtbot.waitSignal(window.cases.dialogOpened, timeout=5000) as opened:
+        window.cases.sign_off()
+    dialog = opened.args[0]
     assert "17 cells counted" in dialog.summary.text()
     assert "needing review are not reviewed" in dialog.warning.text()  # the queue is not done
     assert "17 of the 200 target cells counted" in dialog.warning.text()
@@ -155,6 +157,9 @@ def test_sign_off_freezes_the_case_until_reopened(qtbot, window):
     dialog.name_edit.setText("Dr. Ada Lovelace")
     assert not dialog.ok_button.isEnabled()  # unmet criteria need an override reason
     dialog.override_edit.setText("teaching case, partial count")
+    assert dialog.new_key() and not dialog.ok_button.isEnabled()  # no key yet: choose one
+    dialog.passphrase_edit.setText("s3cret passphrase")
+    dialog.repeat_edit.setText("s3cret passphrase")
     with qtbot.waitSignal(window.session.caseChanged, timeout=5000):
         dialog.accept()
     assert window.session.signed and window.case_bar.isVisible()
@@ -168,10 +173,21 @@ def test_sign_off_freezes_the_case_until_reopened(qtbot, window):
     store, case = window.session.handle.reader(), window.session.case_id
     assert store.reviews(case)[window.model.item_for(path).sha256].label == "BLA"
 
-    dialog = window.cases.reopen()
+    with qtbot.waitSignal(window.cases.dialogOpened, timeout=5000) as opened:
+        window.cases.reopen()
+    dialog = opened.args[0]
+    dialog.name_edit.setText("Dr. Ada Lovelace")
+    assert not dialog.new_key() and dialog.repeat_edit.isHidden()  # her key exists now
+    dialog.passphrase_edit.setText("a wrong guess")
     assert not dialog.ok_button.isEnabled()  # a reason is required
     dialog.note_edit.setPlainText("late correction")
     assert dialog.ok_button.isEnabled()
+    with qtbot.waitSignal(window.cases.dialogOpened, timeout=5000) as opened:
+        dialog.accept()  # the wrong passphrase: asked again, with the reason and the note kept
+    dialog = opened.args[0]
+    assert "wrong passphrase" in dialog.error.text()
+    assert dialog.note_edit.toPlainText() == "late correction" and window.session.signed
+    dialog.passphrase_edit.setText("s3cret passphrase")
     with qtbot.waitSignal(window.session.caseChanged, timeout=5000):
         dialog.accept()
     assert not window.session.signed
@@ -183,6 +199,8 @@ def test_sign_off_freezes_the_case_until_reopened(qtbot, window):
     assert "OVERRIDE: teaching case, partial count" in store.trail(case)[2].note
     assert "needing review" in store.trail(case)[2].note
     assert store.trail(case)[3].note == "late correction"
+    check = store.verify_case(case)
+    assert check.ok and len(check.signed) == 2 and not check.notes  # both signed, key known
 
 
 def test_audit_dialog_reports_a_tampered_store(qtbot, window, data_dir):

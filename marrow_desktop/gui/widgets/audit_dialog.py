@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import datetime
+from html import escape
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
@@ -128,9 +129,14 @@ class AuditDialog(QDialog):
         if check.ok:
             text = (f"✓ Audit trail intact: {check.entries:,} entries, head "
                     f"<code>{check.head[:12]}…</code>")
-            fill, edge, color = "#f0fdf4", "#86efac", theme.GOOD
+            lines = [f"✓ {escape(line)}" for line in check.signed]
+            lines += [f"⚠ {escape(line)}" for line in check.notes]
+            if lines:
+                text += "<br><span style='font-weight: 400'>" + "<br>".join(lines) + "</span>"
+            fill, edge, color = ("#f0fdf4", "#86efac", theme.GOOD) if not check.notes else (
+                "#fffbeb", "#fcd34d", theme.WARN)
         else:
-            problems = "".join(f"<li>{p}</li>" for p in check.problems)
+            problems = "".join(f"<li>{escape(p)}</li>" for p in check.problems)
             text = (f"<b>✗ Audit trail BROKEN</b> – the store was changed outside the "
                     f"application:<ul style='margin:2px 0 0 -20px'>{problems}</ul>")
             fill, edge, color = "#fef2f2", "#fca5a5", theme.BAD

@@ -10,11 +10,16 @@ MODEL_DIR_ENV = "MARROW_MODELS_DIR"
 
 
 def app_root() -> Path:
-    """Folder holding `resources/` and `models/`: the PyInstaller bundle or the source checkout."""
+    """Folder holding `resources/` and `models/`: the PyInstaller bundle, an installed wheel's
+    package data (`marrow_desktop/bundled`, see pyproject.toml) or the source checkout (also
+    an editable install)."""
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root:
         return Path(frozen_root)
-    return Path(__file__).resolve().parents[2]
+    package = Path(__file__).resolve().parents[1]
+    if (package / "bundled" / "models").is_dir():
+        return package / "bundled"
+    return package.parent
 
 
 def is_frozen() -> bool:

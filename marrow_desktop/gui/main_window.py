@@ -22,14 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from marrow_desktop import __version__
 from marrow_desktop.core.differential import Differential
-from marrow_desktop.core.paths import bundle_flavour
 from marrow_desktop.core.store import CaseInfo
-from marrow_desktop.gui import tasks, theme
+from marrow_desktop.gui import theme
 from marrow_desktop.gui.actions import Actions
 from marrow_desktop.gui.case_controller import CaseController
-from marrow_desktop.gui.errors import ErrorChannel, Message
+from marrow_desktop.gui.errors import ErrorChannel
 from marrow_desktop.gui.folder_controller import FolderController
 from marrow_desktop.gui.lab_controller import LabController
 from marrow_desktop.gui.review_controller import ReviewController, ReviewState, signed_text
@@ -38,19 +36,16 @@ from marrow_desktop.gui.session import Session
 from marrow_desktop.gui.settings import AppSettings
 from marrow_desktop.gui.tasks import SerializedClassifier
 from marrow_desktop.gui.thumbnails import ThumbnailLoader
-from marrow_desktop.gui.widgets.about_dialog import AboutDialog, AboutInfo
 from marrow_desktop.gui.widgets.batch_bar import BatchBar
 from marrow_desktop.gui.widgets.browser_view import BrowserView
 from marrow_desktop.gui.widgets.class_gallery import ClassGallery
 from marrow_desktop.gui.widgets.classification_panel import ClassificationPanel
 from marrow_desktop.gui.widgets.differential_panel import DifferentialPanel
-from marrow_desktop.gui.widgets.error_dialog import ErrorDialog
 from marrow_desktop.gui.widgets.info_bar import InfoBar
 from marrow_desktop.gui.widgets.inspector_panel import InspectorPanel
-from marrow_desktop.gui.widgets.keyboard_help import KeyboardHelp
-from marrow_desktop.gui.widgets.messages_dialog import MessagesDialog
-from marrow_desktop.gui.widgets.settings_dialog import SettingsDialog
 from marrow_desktop.gui.widgets.thumbnail_model import ThumbnailModel
+from marrow_desktop.gui.window_dialogs import WindowDialogs
+from marrow_desktop.gui.window_layout import WindowLayout
 
 APP_TITLE = "Marrow Desktop"
 
@@ -64,7 +59,6 @@ class MainWindow(QMainWindow):
         self.session = Session(settings, self.errors, self)
         self._closing = False
         self._had_model = False
-        self.dialog: QWidget | None = None  # the last dialog opened here (tests use it)
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -124,9 +118,11 @@ class MainWindow(QMainWindow):
         self.cases.lab_warning_open = self.lab.warning_open
         self.folders = FolderController(self.session, self.model, self.actions, self.reviews,
                                         self, settings, self)
+        self.dialogs = WindowDialogs(self)
+        self.layout_state = WindowLayout(self)
         self._connect()
         self._apply_preferences()
-        self._restore_ui_state()
+        self.layout_state.restore()
 
     def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -147,11 +143,6 @@ class MainWindow(QMainWindow):
         a.toggle_unsharp.toggled.connect(self.inspector.unsharp.setChecked)
         a.focus_browser.triggered.connect(self.browser.focus_grid)
         a.advance.toggled.connect(lambda on: self.settings.set_ui("advance", on))
-        a.reset_layout.triggered.connect(self.reset_layout)
-        a.settings.triggered.connect(self.show_settings)
-        a.about.triggered.connect(self.show_about)
-        a.messages.triggered.connect(self.show_messages)
-        a.keyboard_help.triggered.connect(self.show_keyboard_help)
         a.next_in_queue.triggered.connect(self._select_next_in_queue)
         self.browser.currentPathChanged.connect(
             lambda path: self.active_view() is self.browser and self.selection.set_current(path))
@@ -165,8 +156,6 @@ class MainWindow(QMainWindow):
         self.gallery.reclassifyRequested.connect(self.reviews.review_paths)
         self.classification.review.reviewRequested.connect(self.reviews.review)
         self.classification.review.historyRequested.connect(self.cases.show_cell_history)
-        self.classification.cam_view.settingsChanged.connect(self._cam_settings)
-        self.inspector.settingsChanged.connect(self._unsharp_settings)
         self.differential.targetChanged.connect(self.reviews.set_target)
         self.differential_dock.visibilityChanged.connect(
             lambda visible: visible and self.reviews.refresh_counts())
@@ -180,7 +169,6 @@ class MainWindow(QMainWindow):
             f"Case report written: {html} and {csv_path}", 15000))
         s.trainingExported.connect(lambda text: self.show_message(text, 15000))
         self.errors.status.connect(self.statusBar().showMessage)
-        self.errors.unexpected.connect(self.show_error)
 
     # start-up ----------------------------------------------------------------------------------
     def start(self, folder: str | None = None) -> None:
@@ -301,7 +289,7 @@ class MainWindow(QMainWindow):
 
     def _info_action(self, key: str) -> None:
         actions = {"classify": self.folders.classify, "open": self.folders.choose_folder,
-                   "settings": self.show_settings, "reopen": self.cases.reopen,
+                   "settings": self.dialogs.show_settings, "reopen": self.cases.reopen,
                    "adapt": self.lab.adapt, "acknowledge": self.lab.acknowledge}
         actions[key]()
 
@@ -359,30 +347,7 @@ class MainWindow(QMainWindow):
                                    if u.isLocalFile()])
         event.acceptProposedAction()
 
-    # dialogs -----------------------------------------------------------------------------------
-    def show_settings(self) -> SettingsDialog:
-        from marrow_desktop.core.model_registry import list_models
-        from marrow_desktop.inference.loader import torch_installed
-
-        dialog = SettingsDialog(self.settings.preferences(), [], torch_installed(),
-                                str(self.settings.store_path()), self)
-        dialog.accepted.connect(lambda: self.apply_preferences(dialog.preferences()))
-
-        def refresh() -> None:
-            self.session.tasks.submit(list_models, on_result=dialog.set_models,
-                                      on_error=lambda exc: self.errors.report(exc, "Models"))
-
-        def remove(name: str) -> None:
-            from marrow_desktop.core.model_registry import remove_user_model
-
-            self.session.tasks.submit(remove_user_model, name, on_result=lambda _r: refresh(),
-                                      on_error=lambda exc: self.errors.report(exc, "Remove"))
-        dialog.removeModelRequested.connect(remove)
-        refresh()
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
+    # preferences -------------------------------------------------------------------------------
     def apply_preferences(self, prefs) -> None:
         old = self.settings.preferences()
         self.settings.set_preferences(prefs)
@@ -401,93 +366,11 @@ class MainWindow(QMainWindow):
         self.reviews.schedule_refresh()
         self.selection.refresh_distribution()
 
-    def about_info(self) -> AboutInfo:
-        classifier = self.session.classifier
-        return AboutInfo(version=__version__, flavour=bundle_flavour(),
-                         model_card=tasks.model_card_text(self.session.spec),
-                         credits=tasks.credits_text(),
-                         device=classifier.device_name if classifier else "",
-                         model_name=classifier.spec.name if classifier else "")
-
-    def show_about(self) -> AboutDialog:
-        dialog = AboutDialog(self.about_info(), self)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def show_messages(self) -> MessagesDialog:
-        dialog = MessagesDialog(self.errors.messages, self)
-        self.errors.logged.connect(dialog.add)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def show_keyboard_help(self) -> KeyboardHelp:
-        dialog = KeyboardHelp(self.actions, self)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def show_error(self, line: str, details: str) -> ErrorDialog:
-        dialog = ErrorDialog(line, details, self)
-        self.dialog = dialog
-        dialog.open()
-        return dialog
-
-    def message_log(self) -> list[Message]:
-        return list(self.errors.messages)
-
-    # layout and closing ------------------------------------------------------------------------
-    def _cam_settings(self, shown: bool, opacity: float) -> None:
-        self.actions.toggle_cam.setChecked(shown)
-        self.settings.set_ui("cam_shown", shown)
-        self.settings.set_ui("cam_opacity", opacity)
-
-    def _unsharp_settings(self, enabled: bool, amount: float, mode: str) -> None:
-        self.actions.toggle_unsharp.setChecked(enabled)
-        self.settings.set_ui("unsharp_amount", amount)
-        self.settings.set_ui("unsharp_mode", mode)
-
-    def _restore_ui_state(self) -> None:
-        s = self.settings
-        self.classification.cam_view.set_settings(bool(s.ui("cam_shown")),
-                                                  float(s.ui("cam_opacity")))
-        self.inspector.set_settings(False, float(s.ui("unsharp_amount")),
-                                    str(s.ui("unsharp_mode")))
-        self.browser.set_sort(str(s.ui("sort")), bool(s.ui("sort_descending")))
-        self.actions.advance.setChecked(bool(s.ui("advance")))
-        self.differential.set_target(self.reviews.target)
-        geometry, state = s.window_state()
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
-        if state is None or not self.restoreState(state):
-            self.reset_layout()
-
-    def reset_layout(self) -> None:
-        for dock in (self.classification_dock, self.inspector_dock, self.differential_dock):
-            dock.setFloating(False)
-            dock.show()
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.classification_dock)
-        self.splitDockWidget(self.classification_dock, self.inspector_dock,
-                             Qt.Orientation.Horizontal)
-        if self.differential_dock not in self.tabifiedDockWidgets(self.inspector_dock):
-            self.tabifyDockWidget(self.inspector_dock, self.differential_dock)
-        self.inspector_dock.raise_()
-        width = max(self.width(), 1000)
-        self.resizeDocks([self.classification_dock, self.inspector_dock],
-                         [int(width * 0.33), int(width * 0.30)], Qt.Orientation.Horizontal)
-
-    def save_ui_state(self) -> None:
-        self.settings.set_window_state(self.saveGeometry(), self.saveState())
-        key, descending = self.model.sort_key
-        self.settings.set_ui("sort", key)
-        self.settings.set_ui("sort_descending", descending)
-        self.settings.sync()
-
+    # closing ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closing:
             self._closing = True
-            self.save_ui_state()
+            self.layout_state.save()
             self.loader.shutdown()
             self.session.shutdown()
         super().closeEvent(event)

@@ -96,7 +96,7 @@ def test_settings_dialog_round_trip(qtbot, make_window, app_settings, tmp_path):
     prefs.model_path = str(tmp_path / "missing.json")
     app_settings.set_preferences(prefs)
     window = make_window(app_settings, None)
-    dialog = window.show_settings()
+    dialog = window.dialogs.show_settings()
     qtbot.addWidget(dialog)
     e = dialog.editors
     assert e["model_path"].value().endswith("missing.json")
@@ -121,7 +121,7 @@ def test_settings_dialog_round_trip(qtbot, make_window, app_settings, tmp_path):
 
 def test_about_dialog_names_version_flavour_and_data_credit(qtbot, make_window, app_settings):
     window = make_window(app_settings, None)
-    dialog = window.show_about()
+    dialog = window.dialogs.show_about()
     qtbot.addWidget(dialog)
     text = dialog.about.toPlainText()
     assert __version__ in text and "CC BY 4.0" in text

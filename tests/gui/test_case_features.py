@@ -124,16 +124,16 @@ def test_error_channel_message_log_and_dialog(qtbot, make_window, bundled_settin
     window = make_window(bundled_settings, None)
     window.errors.report(ModelFileError("model.json: invalid model metadata"), "Model")
     assert "Model: model.json: invalid" in window.statusBar().currentMessage()
-    assert window.dialog is None or not isinstance(window.dialog, QDialog) \
-        or not window.dialog.isVisible()
+    assert window.dialogs.dialog is None or not isinstance(window.dialogs.dialog, QDialog) \
+        or not window.dialogs.dialog.isVisible()
     try:
         raise RuntimeError("disk on fire")
     except RuntimeError as exc:
         window.errors.report(exc, "Export")
-    dialog = window.dialog
+    dialog = window.dialogs.dialog
     assert dialog is not None and "disk on fire" in dialog.details_text
     assert "Traceback" in dialog.details_text
-    log = window.show_messages()
+    log = window.dialogs.show_messages()
     texts = log.texts()
     assert any("invalid model metadata" in t for t in texts)
     assert any("disk on fire" in t for t in texts)
@@ -161,7 +161,7 @@ def test_every_failure_signal_has_a_receiver(qtbot, make_window, bundled_setting
 
 def test_keyboard_help_lists_the_review_keys(qtbot, make_window, bundled_settings):
     window = make_window(bundled_settings, None)
-    dialog = window.show_keyboard_help()
+    dialog = window.dialogs.show_keyboard_help()
     rows = [(dialog.table.item(r, 0).text(), dialog.table.item(r, 1).text())
             for r in range(dialog.table.rowCount())]
     keys = {what: keys for keys, what in rows}

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 
 from marrow_desktop.core.imageio import load_image
 from marrow_desktop.core.quality import QualityThresholds, assess
-from marrow_desktop.core.report import report_columns
+from marrow_desktop.core.report_csv import cells_columns
 from marrow_desktop.gui.widgets.review_bar import CONFIRM
 from marrow_desktop.gui.widgets.thumbnail_model import BrowserFilter
 from marrow_desktop.inference.loader import load_classifier
@@ -104,7 +104,8 @@ def test_batch_to_the_end_then_export_matches_classifier(qtbot, make_window, mod
     with qtbot.waitSignal(window.session.exported, timeout=10000):
         window.folders.export_to(str(out))
     rows = _read_csv(out)
-    assert list(rows[0].keys()) == report_columns(reference.spec.classes)
+    # the viewer's export is the case's cells.csv: the report columns and the case details
+    assert list(rows[0].keys()) == cells_columns(reference.spec.classes)
     assert len(rows) == 21
     for row in rows:
         probs = reference.predict([load_image(row["path"]).rgb])[0]

@@ -115,7 +115,7 @@ class CompareView(QWidget):
             painter.drawRoundedRect(handle, 5, 5)
             self._frame(painter, target)
             draw_caption(painter, target, "A: " + self.caption_a)
-            draw_caption(painter, target, "B: " + self.caption_b, right=True)
+            draw_caption(painter, target, "B: " + self.caption_b, right=True, bottom=True)
         else:
             self._frame(painter, target)
             draw_caption(painter, target, self.caption_a if self.mode != "single" else "")

@@ -221,9 +221,11 @@ class DifferentialPanel(QWidget):
         super().resizeEvent(event)
         narrow = self.width() < NAME_COLUMN_MIN_WIDTH
         self.table.setColumnHidden(1, narrow)
+        # the code column always fits its contents; the last column takes the slack when the
+        # name column is hidden
         mode = QHeaderView.ResizeMode.Stretch if narrow else \
             QHeaderView.ResizeMode.ResizeToContents
-        self.table.horizontalHeader().setSectionResizeMode(0, mode)
+        self.table.horizontalHeader().setSectionResizeMode(len(HEADERS) - 1, mode)
 
     def _build_chart(self) -> None:
         item = self.plot.getPlotItem()

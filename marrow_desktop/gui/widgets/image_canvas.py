@@ -41,8 +41,9 @@ class ScaledCache:
         return self._scaled
 
 
-def draw_caption(painter: QPainter, rect: QRectF, text: str, right: bool = False) -> None:
-    """A small label on a translucent pill in the image's top corner."""
+def draw_caption(painter: QPainter, rect: QRectF, text: str, right: bool = False,
+                 bottom: bool = False) -> None:
+    """A small label on a translucent pill in a corner of the image (top left by default)."""
     if not text:
         return
     font = QFont(painter.font())
@@ -50,12 +51,16 @@ def draw_caption(painter: QPainter, rect: QRectF, text: str, right: bool = False
     font.setBold(True)
     painter.setFont(font)
     width = painter.fontMetrics().horizontalAdvance(text) + 12
-    pill = QRectF(rect.right() - width - 6 if right else rect.left() + 6, rect.top() + 6, width, 18)
+    width = min(width, rect.width() - 12)
+    top = rect.bottom() - 24 if bottom else rect.top() + 6
+    pill = QRectF(rect.right() - width - 6 if right else rect.left() + 6, top, width, 18)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor(15, 23, 42, 150))
     painter.drawRoundedRect(pill, 9, 9)
     painter.setPen(QColor("#ffffff"))
-    painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+    shown = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                             int(pill.width()) - 10)
+    painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, shown)
 
 
 class ImageCanvas(QWidget):

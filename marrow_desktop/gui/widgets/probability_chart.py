@@ -14,6 +14,7 @@ from marrow_desktop.gui import theme
 from marrow_desktop.gui.widgets.static_plot import static_plot
 
 BAR_HEIGHT = 0.68
+INSIDE_FROM = 0.6  # bars at least this long carry their value inside (never cut off)
 
 
 class ProbabilityChart(QWidget):
@@ -72,7 +73,7 @@ class ProbabilityChart(QWidget):
 
     def _set_ranges(self) -> None:
         n = max(1, len(self.classes))
-        self.plot.setXRange(0, 1.24, padding=0)  # room for a label beside a ~100% bar
+        self.plot.setXRange(0, 1.02, padding=0)  # long bars carry their label inside
         self.plot.setYRange(-0.6, n - 0.4, padding=0)
 
     def set_probabilities(self, probabilities: np.ndarray | None) -> None:
@@ -93,12 +94,15 @@ class ProbabilityChart(QWidget):
             if probabilities is None:
                 label.setText("")
                 continue
-            label.setPos(float(values[i]) + 0.015, i)
+            inside = values[i] >= INSIDE_FROM  # a long bar: the value inside its end, in white
+            label.setAnchor((1, 0.5) if inside else (0, 0.5))
+            label.setPos(float(values[i]) + (-0.015 if inside else 0.015), i)
             font = QFont()
             font.setPixelSize(11)
             font.setBold(i in top)
             label.setFont(font)
-            label.setColor(QColor("#0f172a" if i in top else "#64748b"))
+            label.setColor(QColor("#ffffff" if inside else "#0f172a" if i in top
+                                  else "#64748b"))
             label.setText(f"{values[i]:.1%}")
 
     def values(self) -> np.ndarray:

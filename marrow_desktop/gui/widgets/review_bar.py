@@ -22,7 +22,7 @@ class ReviewBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = QLabel(objectName="muted")
+        self.state = QLabel(objectName="muted", wordWrap=True)  # never widens the dock
         self.confirm_button = QPushButton(theme.icon("confirm"), "Confirm",
                                           objectName="confirmButton",
                                           toolTip="The predicted class is right (Enter)")

@@ -13,3 +13,8 @@ def printable(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def counted(n: int, singular: str, plural: str = "") -> str:
+    """'1 entry', '2 entries': a count with its noun in the right number."""
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"

@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from marrow_desktop.gui import qt_compat, theme
 
-    problem = qt_compat.runtime_problem()
+    problem = qt_compat.display_problem() or qt_compat.runtime_problem()
     if problem:
         print(f"marrow-desktop: {problem}", file=sys.stderr)
         return 3

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from marrow_desktop.core import audit
 from marrow_desktop.core.case_details import CaseDetails
@@ -19,6 +19,7 @@ from marrow_desktop.gui.session import Session
 from marrow_desktop.gui.settings import AppSettings
 from marrow_desktop.gui.widgets.audit_dialog import AuditDialog
 from marrow_desktop.gui.widgets.case_details_dialog import CaseDetailsDialog
+from marrow_desktop.gui.widgets.folder_dialog import choose_output_folder
 from marrow_desktop.gui.widgets.sign_off_dialog import SignOffDialog
 from marrow_desktop.gui.widgets.thumbnail_model import ThumbnailModel
 
@@ -166,8 +167,9 @@ class CaseController(QObject):
 
     # exports ---------------------------------------------------------------------------------
     def choose_report_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self.view.dialog_parent(), "Folder for the case report", case_folder(self.session))
+        folder = choose_output_folder(self.view.dialog_parent(),
+                                      "Folder for the case report (existing or new)",
+                                      case_folder(self.session))
         if folder:
             self.export_report(folder)
 
@@ -186,8 +188,8 @@ class CaseController(QObject):
 
     def choose_training_folder(self) -> None:
         parent = self.view.dialog_parent()
-        folder = QFileDialog.getExistingDirectory(parent, "Empty folder for the training set",
-                                                  case_folder(self.session))
+        folder = choose_output_folder(parent, "Empty or new folder for the training set",
+                                      case_folder(self.session))
         if not folder:
             return
         answer = QMessageBox.question(

@@ -42,3 +42,35 @@ def runtime_problem() -> str:
             "None/True it does not hold and the program would crash). Install another "
             "version, e.g. pip install 'PySide6-Essentials>=6.6,<6.12', or use Python 3.12+.")
     return _checked
+
+
+#: Libraries Qt's X11 platform plugin loads that PySide6 wheels (and PyInstaller) do not carry:
+#: (shared object, Debian/Ubuntu package).
+XCB_LIBRARIES = (("libxcb-cursor.so.0", "libxcb-cursor0"), ("libxcb-icccm.so.4", "libxcb-icccm4"),
+                 ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
+                 ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"))
+
+
+def display_problem() -> str:
+    """'' when Qt can open its window here, else the line to print instead of Qt's abort
+    ("Could not load the Qt platform plugin xcb"): Linux with X11 only, where the missing
+    system libraries are named with the command that installs them."""
+    import ctypes
+    import os
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb") \
+            or (not platform and os.environ.get("WAYLAND_DISPLAY")):
+        return ""
+    missing = []
+    for library, package in XCB_LIBRARIES:
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            missing.append(package)
+    if not missing:
+        return ""
+    return ("the viewer needs X11 libraries this system lacks: " + ", ".join(missing)
+            + f". Install them (Debian/Ubuntu: sudo apt install {' '.join(missing)}; "
+            "Fedora: sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms "
+            "libxkbcommon-x11) and start it again.")

@@ -140,3 +140,17 @@ def test_queue_counts_follow_results_reviews_and_thresholds(model):
     assert model.queue_counts() == brute() == (3, 0)
     model.update_results([_result("e.jpg", "MON", 0.3, 30)])
     assert model.queue_counts() == brute() == (4, 1) and model.next_in_queue() == "e.jpg"
+
+
+def test_a_review_keeps_the_cell_where_it_is_in_the_review_queue_sort(model):
+    model.set_sort("queue")
+    before = _names(model)
+    first = before[0]  # needs review, least confident first
+    model.set_reviews({first: "EOS"})
+    assert _names(model) == before and not model._refilter_timer.isActive()
+    model.set_sort("queue", descending=True)  # the next sort puts it where it now belongs
+    model.set_sort("queue")
+    assert _names(model).index(first) > 0
+    model.set_filter(BrowserFilter(review="unreviewed"))  # a filter on review state follows
+    model.set_reviews({before[1]: "BLA"})
+    assert model._refilter_timer.isActive()

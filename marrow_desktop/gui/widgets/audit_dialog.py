@@ -36,6 +36,7 @@ from marrow_desktop.core.audit import (
     AuditEntry,
 )
 from marrow_desktop.core.review import EXCLUDED
+from marrow_desktop.core.text import counted
 from marrow_desktop.gui import theme
 
 HEADERS = ("#", "When", "Who", "Action", "Cell", "Change", "Model", "Note")
@@ -106,9 +107,10 @@ class AuditDialog(QDialog):
         self.status = QLabel(wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._show_status(check)
-        scope = (f"Label changes of <b>{name}</b> ({len(self.entries)} entries)" if cell else
+        n = counted(len(self.entries), "entry", "entries")
+        scope = (f"Label changes of <b>{name}</b> ({n})" if cell else
                  f"Every label change, sign-off, reopening and case change of this case "
-                 f"({len(self.entries)} entries), oldest first. Times are local.")
+                 f"({n}), oldest first. Times are local.")
         self.scope = QLabel(scope, objectName="muted", wordWrap=True)
         self.table = self._build_table()
         self.copy_button = QPushButton("Copy", toolTip="Copy the rows as tab-separated text")
@@ -127,7 +129,7 @@ class AuditDialog(QDialog):
 
     def _show_status(self, check: AuditCheck) -> None:
         if check.ok:
-            text = (f"✓ Audit trail intact: {check.entries:,} entries, head "
+            text = (f"✓ Audit trail intact: {counted(check.entries, 'entry', 'entries')}, head "
                     f"<code>{check.head[:12]}…</code>")
             lines = [f"✓ {escape(line)}" for line in check.signed]
             lines += [f"⚠ {escape(line)}" for line in check.notes]

@@ -67,6 +67,11 @@ class BrowserFilter:
     def active(self) -> bool:
         return bool(self.text or self.class_code) or self.review != "all" or self.flag != "all"
 
+    @property
+    def depends_on_review(self) -> bool:
+        """A review can change whether a cell is shown (its class, review state or flags)."""
+        return bool(self.class_code) or self.review != "all" or self.flag != "all"
+
 
 class ThumbnailModel(QAbstractListModel):
     """The case's cells as view rows (filtered and sorted); `countsChanged` follows every change
@@ -157,7 +162,8 @@ class ThumbnailModel(QAbstractListModel):
         elif change.kind == "added":
             self._append(change.cells or ())
         else:
-            self._contents_changed(change.cells)
+            self._contents_changed(change.cells, resort=change.kind != "reviews"
+                                   or self._filter.depends_on_review)
             return
         self.countsChanged.emit()
 
@@ -214,15 +220,17 @@ class ThumbnailModel(QAbstractListModel):
         cells = self.case.cells
         return self.case.next_in_queue([cells[i] for i in self._rows], after)
 
-    def _contents_changed(self, items: Sequence[Cell] | None) -> None:
-        """Repaint the rows of these cells (None: all) and re-filter soon if needed."""
+    def _contents_changed(self, items: Sequence[Cell] | None, resort: bool = True) -> None:
+        """Repaint the rows of these cells (None: all) and re-filter soon if needed. A review
+        does not re-sort (resort=False): the reviewed cell stays where the reviewer is, e.g.
+        in "Sort: Review queue"; the order catches up with the next sort, filter or results."""
         if items is None:
             rows = [0, len(self._rows) - 1] if self._rows else []
         else:
             rows = [r for r in (self._row_of.get(item.order) for item in items) if r is not None]
         if rows:
             self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
-        if (self._filter.active or self._sort_key != "name") \
+        if resort and (self._filter.active or self._sort_key != "name") \
                 and not self._refilter_timer.isActive():
             self._refilter_timer.start()
         self.countsChanged.emit()

@@ -86,6 +86,8 @@ class Actions:
                                checkable=True)
         self.toggle_unsharp = make("&Unsharp Mask", "U", tip="Show a sharpened copy",
                                    checkable=True)
+        self.full_image = make("&Full-Size Image…", "F", tip="The current cell at full "
+                               "resolution in its own window (zoom and pan)")
         self.focus_browser = make("Focus &Browser", "Ctrl+B")
         self.reset_layout = make("&Reset Layout")
         self.settings = make("&Settings…", QKeySequence.StandardKey.Preferences, "settings",
@@ -171,7 +173,7 @@ class Actions:
         review_menu.addAction(self.adapt)
         self.view_menu = bar.addMenu("&View")
         self.view_menu.addActions([self.show_gallery, self.toggle_cam, self.toggle_unsharp,
-                                   self.focus_browser, self.messages])
+                                   self.full_image, self.focus_browser, self.messages])
         self.view_menu.addSeparator()
         tools = bar.addMenu("&Tools")
         tools.addAction(self.settings)

@@ -3,6 +3,7 @@ Built from what the window and session hold; slow data (the model list) comes fr
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
@@ -13,6 +14,7 @@ from marrow_desktop.core.paths import bundle_flavour
 from marrow_desktop.gui import tasks
 from marrow_desktop.gui.widgets.about_dialog import AboutDialog, AboutInfo
 from marrow_desktop.gui.widgets.error_dialog import ErrorDialog
+from marrow_desktop.gui.widgets.image_viewer import ImageViewer
 from marrow_desktop.gui.widgets.keyboard_help import KeyboardHelp
 from marrow_desktop.gui.widgets.messages_dialog import MessagesDialog
 from marrow_desktop.gui.widgets.settings_dialog import SettingsDialog
@@ -31,7 +33,11 @@ class WindowDialogs(QObject):
         a.about.triggered.connect(self.show_about)
         a.messages.triggered.connect(self.show_messages)
         a.keyboard_help.triggered.connect(self.show_keyboard_help)
+        a.full_image.triggered.connect(self.show_full_image)
         window.errors.unexpected.connect(self.show_error)
+        window.selection.changed.connect(lambda _path: self._follow_selection())
+        window.session.analysisReady.connect(lambda _analysis: self._follow_selection())
+        self.viewer: ImageViewer | None = None
 
     def _open(self, dialog: QWidget) -> None:
         self.dialog = dialog
@@ -82,6 +88,23 @@ class WindowDialogs(QObject):
         dialog = KeyboardHelp(self.window.actions, self.window)
         self._open(dialog)
         return dialog
+
+    def show_full_image(self) -> ImageViewer:
+        if self.viewer is None:
+            self.viewer = ImageViewer(self.window)
+        self.viewer.show()
+        self._follow_selection()
+        self.viewer.raise_()
+        return self.viewer
+
+    def _follow_selection(self) -> None:
+        if self.viewer is None or not self.viewer.isVisible():
+            return
+        analysis = self.window.selection.analysis
+        current = analysis if analysis is not None \
+            and analysis.path == self.window.selection.path else None
+        self.viewer.show_image(os.path.basename(current.path) if current else "",
+                               current.full if current else None)
 
     def show_error(self, line: str, details: str) -> ErrorDialog:
         dialog = ErrorDialog(line, details, self.window)

@@ -62,6 +62,7 @@ class CamView(QWidget):
     def set_image(self, rgb: np.ndarray | None, cam: np.ndarray | None = None,
                   caption: str = "") -> None:
         self._rgb, self._cam, self._caption = rgb, cam, caption
+        self.canvas.reset_view()  # another cell: fitted again
         self._render()
 
     def set_cam(self, cam: np.ndarray | None, caption: str = "") -> None:
@@ -83,6 +84,6 @@ class CamView(QWidget):
             return
         if self._cam is not None and self.toggle.isChecked() and self.opacity.value() > 0:
             shown = overlay(self._rgb, self._cam, self.opacity.value() / 100)
-            self.canvas.set_image(shown, self._caption)
+            self.canvas.set_image(shown, self._caption, keep_view=True)
         else:
-            self.canvas.set_image(self._rgb, "")
+            self.canvas.set_image(self._rgb, "", keep_view=True)

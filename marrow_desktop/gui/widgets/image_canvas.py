@@ -1,10 +1,12 @@
-"""A widget that shows an RGB image scaled to fit, aspect ratio kept, with a caption."""
+"""A widget that shows an RGB image scaled to fit, aspect ratio kept, with a caption; the
+mouse wheel zooms at the pointer, dragging pans, a double-click toggles between fit and 100%
+(at least 2x fit)."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from marrow_desktop.gui.theme import to_qimage
@@ -63,8 +65,13 @@ def draw_caption(painter: QPainter, rect: QRectF, text: str, right: bool = False
     painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, shown)
 
 
+MAX_ZOOM = 8.0  # times the fitted size
+WHEEL_STEP = 1.25  # zoom factor per wheel notch
+
+
 class ImageCanvas(QWidget):
-    """Paints one image (numpy RGB or QImage) fitted to the widget; a message when empty."""
+    """Paints one image (numpy RGB or QImage) fitted to the widget, zoomed and panned by the
+    mouse (`zoom` 1 = fit); a message when empty."""
 
     def __init__(self, parent: QWidget | None = None, placeholder: str = "No image") -> None:
         super().__init__(parent)
@@ -73,10 +80,17 @@ class ImageCanvas(QWidget):
         self._scaled = ScaledCache()
         self.placeholder = placeholder
         self.caption = ""
+        self.zoom = 1.0
+        self._center = QPointF(0.5, 0.5)  # the image point (fractions) at the view's centre
+        self._drag: QPointF | None = None
         self.setMinimumSize(140, 140)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def set_image(self, image: np.ndarray | QImage | None, caption: str = "") -> None:
+    def set_image(self, image: np.ndarray | QImage | None, caption: str = "",
+                  keep_view: bool = False) -> None:
+        """Show an image (fitted again unless keep_view: the same image redrawn)."""
+        if not keep_view:
+            self.reset_view()
         if isinstance(image, np.ndarray):
             self._array = image
             image = to_qimage(image)
@@ -101,10 +115,97 @@ class ImageCanvas(QWidget):
         """The numpy image last shown (tests)."""
         return self._array
 
-    def image_rect(self) -> QRectF:
+    def _fit_rect(self) -> QRectF:
         if self._image is None:
             return QRectF()
         return fit_rect(self._image.size(), QRectF(self.rect()).adjusted(2, 2, -2, -2))
+
+    def image_rect(self) -> QRectF:
+        """Where the image is drawn (beyond the widget when zoomed)."""
+        fit = self._fit_rect()
+        if self.zoom == 1.0 or fit.isEmpty():
+            return fit
+        w, h = fit.width() * self.zoom, fit.height() * self.zoom
+        view = QRectF(self.rect()).center()
+        return QRectF(view.x() - self._center.x() * w, view.y() - self._center.y() * h, w, h)
+
+    # zoom and pan ----------------------------------------------------------------------------
+    def reset_view(self) -> None:
+        self.zoom, self._center = 1.0, QPointF(0.5, 0.5)
+        self.update()
+
+    def zoom_at(self, point: QPointF, zoom: float) -> None:
+        """Zoom to `zoom` (times fit) keeping the image point under `point` where it is."""
+        rect = self.image_rect()
+        if rect.isEmpty():
+            return
+        zoom = min(max(zoom, 1.0), MAX_ZOOM)
+        under = QPointF((point.x() - rect.left()) / rect.width(),
+                        (point.y() - rect.top()) / rect.height())
+        fit = self._fit_rect()
+        w, h = fit.width() * zoom, fit.height() * zoom
+        view = QRectF(self.rect()).center()
+        self.zoom = zoom
+        self._set_center(QPointF(under.x() + (view.x() - point.x()) / w,
+                                 under.y() + (view.y() - point.y()) / h))
+
+    def _set_center(self, center: QPointF) -> None:
+        """Keep as much of the image in view as the zoom allows."""
+        fit = self._fit_rect()
+        if self.zoom <= 1.0 or fit.isEmpty():
+            self._center = QPointF(0.5, 0.5)
+        else:
+            half_w = self.width() / (2 * fit.width() * self.zoom)
+            half_h = self.height() / (2 * fit.height() * self.zoom)
+            self._center = QPointF(min(max(center.x(), half_w), 1 - half_w) if half_w < 0.5
+                                   else 0.5,
+                                   min(max(center.y(), half_h), 1 - half_h) if half_h < 0.5
+                                   else 0.5)
+        self.update()
+
+    def actual_size_zoom(self) -> float:
+        """The zoom that shows one image pixel per screen pixel (at least 2x fit)."""
+        fit = self._fit_rect()
+        if self._image is None or fit.isEmpty():
+            return 1.0
+        ratio = self.devicePixelRatioF()
+        actual = self._image.width() / (fit.width() * ratio)
+        return min(MAX_ZOOM, max(2.0, actual))
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if self._image is None:
+            return super().wheelEvent(event)
+        steps = event.angleDelta().y() / 120
+        self.zoom_at(event.position(), self.zoom * WHEEL_STEP ** steps)
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if self._image is None:
+            return
+        if self.zoom > 1.0:
+            self.reset_view()
+        else:
+            self.zoom_at(event.position(), self.actual_size_zoom())
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self.zoom > 1.0 and event.button() == Qt.MouseButton.LeftButton:
+            self._drag = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag is not None:
+            rect = self.image_rect()
+            delta = event.position() - self._drag
+            self._drag = event.position()
+            self._set_center(QPointF(self._center.x() - delta.x() / rect.width(),
+                                     self._center.y() - delta.y() / rect.height()))
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._drag = None
+        self.unsetCursor()
+        super().mouseReleaseEvent(event)
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -122,7 +223,11 @@ class ImageCanvas(QWidget):
         painter.setPen(QPen(QColor("#cbd5e1"), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(target)
-        draw_caption(painter, target, self.caption)
+        visible = target.intersected(QRectF(self.rect()))
+        draw_caption(painter, visible, self.caption)
+        if self.zoom > 1.0:
+            draw_caption(painter, visible, f"{self.zoom * 100:.0f}% of fit · double-click: fit",
+                         right=True, bottom=True)
 
     def sizeHint(self) -> QSize:
         return QSize(300, 300)

@@ -152,9 +152,17 @@ def _context(report: CaseReport) -> dict[str, Any]:
     }
 
 
-def summary_html(report: CaseReport) -> str:
-    """The summary page as text (see write_summary_html)."""
-    return _ENV.get_template("report.html.j2").render(**_context(report))
+def summary_html(report: CaseReport, for_pdf: bool = False) -> str:
+    """The summary page as text (see write_summary_html). for_pdf: the same page in the HTML
+    subset Qt's text layout draws (tables instead of flex and grid; the chart as an image
+    named chart.svg, see chart_svg), for gui/report_pdf."""
+    return _ENV.get_template("report.html.j2").render(**_context(report), pdf=for_pdf)
+
+
+def chart_svg(report: CaseReport) -> str:
+    """The page's chart alone as an SVG document ('' when nothing is counted)."""
+    chart = _chart(report)
+    return _ENV.get_template("chart.svg.j2").render(chart=chart) if chart else ""
 
 
 def write_summary_html(report: CaseReport, path: str | Path) -> Path:

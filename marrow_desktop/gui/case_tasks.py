@@ -1,4 +1,5 @@
-"""The case's store work that the viewer's workers do: plain functions over the core, no Qt.
+"""The case's store work that the viewer's workers do: plain functions over the core (no Qt,
+except the case report's PDF, which Qt draws: gui/report_pdf).
 
 Each function runs on a worker thread (the session's writer thread for every change, so label
 changes reach the store in the order they were made); none is called from a slot.
@@ -10,6 +11,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from marrow_desktop.core import audit
@@ -207,14 +209,17 @@ def export_csv(out_path: str, handle: CaseHandle | None, results: Sequence[Image
 def export_case_report(out_dir: str, handle: CaseHandle | None,
                        results: Sequence[ImageResult], spec: ModelSpec | None,
                        thresholds: ReviewThresholds, blur_threshold: float, target: int,
-                       ) -> tuple[str, str]:
-    """Write the case's cells.csv and report.html (reviews and trail check from the store)."""
+                       ) -> tuple[str, str, str]:
+    """Write the case's cells.csv, report.html and report.pdf (reviews and trail check from the
+    store); returns their paths."""
     from marrow_desktop.core.report_html import write_case_report
+    from marrow_desktop.gui.report_pdf import REPORT_PDF, write_report_pdf
 
     report = case_report(handle, results, spec, thresholds, blur_threshold, target,
                          check_trail=True)
     csv_path, html_path = write_case_report(report, out_dir)
-    return str(csv_path), str(html_path)
+    pdf_path = write_report_pdf(report, Path(out_dir) / REPORT_PDF)
+    return str(csv_path), str(html_path), str(pdf_path)
 
 
 def export_training_set(out_dir: str, handle: CaseHandle | None,

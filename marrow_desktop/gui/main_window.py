@@ -9,10 +9,11 @@ folder, selection); the controllers own the behaviour.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self.session = Session(settings, self.errors, self)
         self._closing = False
         self._had_model = False
+        self._report_files: dict[str, str] = {}  # export bar action -> file to open
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -70,15 +72,16 @@ class MainWindow(QMainWindow):
         self.views = QTabWidget(documentMode=True)
         self.views.addTab(self.browser, "Browser")
         self.views.addTab(self.gallery, "Gallery by class")
-        self.model_bar, self.case_bar, self.lab_bar, self.sample_bar = (
-            InfoBar(), InfoBar(), InfoBar(), InfoBar())
+        self.model_bar, self.case_bar, self.lab_bar, self.sample_bar, self.export_bar = (
+            InfoBar(), InfoBar(), InfoBar(), InfoBar(), InfoBar())
         self.case_bar.close_button.hide()
         self.lab_bar.close_button.hide()
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(6, 6, 0, 0)
         column.setSpacing(6)
-        for bar in (self.model_bar, self.case_bar, self.lab_bar, self.sample_bar):
+        for bar in (self.model_bar, self.case_bar, self.lab_bar, self.sample_bar,
+                    self.export_bar):
             column.addWidget(bar)
         column.addWidget(self.views, 1)
         self.setCentralWidget(central)
@@ -160,13 +163,13 @@ class MainWindow(QMainWindow):
         self.differential_dock.visibilityChanged.connect(
             lambda visible: visible and self.reviews.refresh_counts())
         self.batch_bar.cancelRequested.connect(s.cancel_batch)
-        for bar in (self.sample_bar, self.model_bar, self.case_bar, self.lab_bar):
+        for bar in (self.sample_bar, self.model_bar, self.case_bar, self.lab_bar,
+                    self.export_bar):
             bar.actionTriggered.connect(self._info_action)
         s.modelLoading.connect(self._on_model_loading)
         s.modelReady.connect(self._on_model_ready)
         s.modelFailed.connect(self._on_model_failed)
-        s.reportExported.connect(lambda csv_path, html: self.show_message(
-            f"Case report written: {html} and {csv_path}", 15000))
+        s.reportExported.connect(self._on_report)
         s.trainingExported.connect(lambda text: self.show_message(text, 15000))
         self.errors.status.connect(self.statusBar().showMessage)
 
@@ -190,6 +193,7 @@ class MainWindow(QMainWindow):
                                     "drop one onto this window.")
         self.inspector.set_distribution([])
         self.sample_bar.hide()
+        self.export_bar.hide()
         self.show_case_state(None)
         self.show_lab_warning("")
         if has_images:
@@ -287,7 +291,19 @@ class MainWindow(QMainWindow):
         else:
             self.lab_bar.hide()
 
+    def _on_report(self, csv_path: str, html: str, pdf: str) -> None:
+        self._report_files = {"open_pdf": pdf, "open_html": html,
+                              "open_report_folder": str(Path(pdf).parent)}
+        self.export_bar.show_message(
+            f"<b>Case report written</b> to {escape(str(Path(pdf).parent))}: report.pdf, "
+            "report.html and cells.csv.", "info",
+            (("open_pdf", "Open PDF"), ("open_report_folder", "Open folder")))
+        self.show_message(f"Case report written: {pdf}, {html} and {csv_path}", 15000)
+
     def _info_action(self, key: str) -> None:
+        if key in self._report_files:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self._report_files[key]))
+            return
         actions = {"classify": self.folders.classify, "open": self.folders.choose_folder,
                    "settings": self.dialogs.show_settings, "reopen": self.cases.reopen,
                    "adapt": self.lab.adapt, "acknowledge": self.lab.acknowledge}

@@ -70,7 +70,7 @@ class Session(QObject):
     signersReady = Signal(object)  # frozenset of the reviewers with a signing key here
     signFailed = Signal(str)  # why a sign-off or reopening was not recorded (e.g. passphrase)
     exported = Signal(str, int)  # path, rows
-    reportExported = Signal(str, str)  # csv path, html path
+    reportExported = Signal(str, str, str)  # csv, html and pdf paths
     trainingExported = Signal(str)  # summary
 
     def __init__(self, settings: AppSettings, errors: ErrorChannel | None = None,

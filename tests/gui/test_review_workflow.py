@@ -239,8 +239,11 @@ def test_exported_report_numbers_match_the_csv(qtbot, window, tmp_path):
     window.browser.select_path(_path(window, "NGS_00851.jpg"))
     _key(qtbot, window, Qt.Key.Key_0)  # excluded
     out = tmp_path / "report"
-    with qtbot.waitSignal(window.session.reportExported, timeout=15000):
+    with qtbot.waitSignal(window.session.reportExported, timeout=15000) as exported:
         window.cases.export_report(str(out))
+    pdf = Path(exported.args[2])
+    assert pdf == out / "report.pdf" and pdf.read_bytes().startswith(b"%PDF")
+    assert "Open PDF" in [b.text() for b in window.export_bar.buttons]
     with open(out / "cells.csv", newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     page = read_report_html(out / "report.html")

@@ -16,13 +16,15 @@ import re
 import sys
 from pathlib import Path
 
+from marrow_desktop.core.paths import DEFAULT_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGING = REPO / "packaging"
 ENTRY_SCRIPT = PACKAGING / "entry.py"
 APP_NAME = "marrow-desktop"  # the windowed GUI executable and the bundle folder
 CLI_NAME = "marrow"  # the console executable: `marrow selftest`, `marrow classify ...`
 FLAVOURS = ("cpu", "gpu")
-MODEL_NAME = "rexnet150_matek7"
+MODEL_NAME = DEFAULT_MODEL  # the shipped model's file stem (one place: core/paths.py)
 #: build.py sets this to bundle a model from another folder (default: REPO/models).
 MODELS_ENV = "MARROW_BUILD_MODELS_DIR"
 
@@ -74,7 +76,7 @@ QT_EXCLUDES = [
 #: Only the GPU flavour's PyTorch path needs these.
 TORCH_STACK = [
     "torch", "torchvision", "torchaudio", "timm", "pytorch_grad_cam", "ttach", "safetensors",
-    "huggingface_hub", "sympy", "mpmath", "networkx", "jinja2", "fsspec", "functorch",
+    "huggingface_hub", "sympy", "mpmath", "networkx", "fsspec", "functorch",
     "nvidia", "marrow_desktop.inference.torch_backend", "marrow_desktop.inference.torch_model",
 ]
 
@@ -239,10 +241,18 @@ def elf_needed(path: str | Path) -> list[str]:
     return needed
 
 
+def _is_extension_module(name: str) -> bool:
+    """A Python extension module (imported, never linked: e.g. cffi's top-level
+    `_cffi_backend.cpython-311-x86_64-linux-gnu.so`, which cryptography imports)."""
+    base = name.rsplit("/", 1)[-1]
+    return ".cpython-" in base or base.endswith((".abi3.so", ".pyd"))
+
+
 def _orphan_candidate(dest: str) -> bool:
     name = dest.replace("\\", "/")
     return ("/" not in name or name.startswith("PySide6/Qt/lib/")) \
-        and not name.startswith("libpython") and not is_pruned(name, NEVER_ORPHANS)
+        and not name.startswith("libpython") and not is_pruned(name, NEVER_ORPHANS) \
+        and not _is_extension_module(name)
 
 
 def drop_orphans(binaries: list, datas: list) -> tuple[list, list, list]:
@@ -325,7 +335,8 @@ def models_source() -> Path:
 
 
 def model_files(flavour: str, folder: Path | None = None) -> list[Path]:
-    """The model files a flavour ships: sidecar JSON, ONNX (+ safetensors for gpu), model card.
+    """The model files a flavour ships: sidecar JSON, ONNX, the lab-shift statistics the JSON
+    names (+ safetensors for gpu), model card.
 
     Raises SystemExit with a clear message when the model is not there to bundle.
     """
@@ -344,6 +355,12 @@ def model_files(flavour: str, folder: Path | None = None) -> list[Path]:
             raise SystemExit(f"no model to bundle: {sidecar.name} names no {role} file or "
                              f"{folder / str(name)} is missing")
         files.append(folder / name)
+    domain = (spec.get("files") or {}).get("domain")
+    if domain:  # named in the JSON: the model's identity expects it (checked by its hash)
+        if not (folder / domain).is_file():
+            raise SystemExit(f"no model to bundle: {folder / domain} (its lab-shift "
+                             "statistics) is missing")
+        files.append(folder / domain)
     card = folder / "MODEL_CARD.md"
     if card.is_file():
         files.append(card)
@@ -352,7 +369,9 @@ def model_files(flavour: str, folder: Path | None = None) -> list[Path]:
 
 def datas(flavour: str) -> list[tuple[str, str]]:
     """(source, folder in the bundle) pairs for PyInstaller's `datas`."""
-    out = [(str(REPO / "resources"), "resources")]
+    out = [(str(REPO / "resources"), "resources"),
+           # the case report's Jinja2 templates (read by PackageLoader from the package)
+           (str(REPO / "marrow_desktop" / "core" / "templates"), "marrow_desktop/core/templates")]
     out += [(str(f), "models") for f in model_files(flavour)]
     for name in ("LICENSE", "README.md"):
         if (REPO / name).is_file():

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 MODEL_DIR_ENV = "MARROW_MODELS_DIR"
+#: The shipped model's file stem in models/ (bundles, the wheel and the default all use it).
+DEFAULT_MODEL = "rexnet150_matek7"
 
 
 def app_root() -> Path:
@@ -45,7 +47,7 @@ def models_dir() -> Path:
 
 def default_model_path() -> Path:
     """Metadata file of the default shipped model."""
-    return models_dir() / "rexnet150_matek7.json"
+    return models_dir() / f"{DEFAULT_MODEL}.json"
 
 
 def user_data_dir() -> Path:

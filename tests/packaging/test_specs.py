@@ -190,6 +190,8 @@ def test_drop_orphans_keeps_linked_and_drops_unlinked() -> None:
         (needed, str(ext), "BINARY"),  # the file does not matter, only its name is linked
         ("libnobodyneedsme.so.1", str(ext), "BINARY"),
         ("onnxruntime/capi/libonnxruntime_providers_shared.so", str(ext), "BINARY"),
+        # a top-level extension module is imported, never linked: not an orphan
+        ("_cffi_backend.cpython-311-x86_64-linux-gnu.so", str(ext), "EXTENSION"),
     ]
     datas = [("libalias.so.1", "libnobodyneedsme.so.1", "SYMLINK"),
              ("resources/x.txt", "/dev/null", "DATA")]
@@ -197,6 +199,7 @@ def test_drop_orphans_keeps_linked_and_drops_unlinked() -> None:
     names = [e[0] for e in kept]
     assert needed in names and "numpy/_core/ext.so" in names
     assert "onnxruntime/capi/libonnxruntime_providers_shared.so" in names  # never an orphan
+    assert "_cffi_backend.cpython-311-x86_64-linux-gnu.so" in names
     assert "libnobodyneedsme.so.1" not in names
     assert [e[0] for e in kept_datas] == ["resources/x.txt"]
     assert {e[0] for e in dropped} == {"libnobodyneedsme.so.1", "libalias.so.1"}
@@ -218,7 +221,14 @@ def test_model_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / f"{name}.safetensors").write_bytes(b"x")
     assert f"{name}.safetensors" in [p.name for p in cfg.model_files("gpu")]
     dests = {dest for _, dest in cfg.datas("gpu")}
-    assert {"resources", "models"} <= dests
+    assert {"resources", "models", "marrow_desktop/core/templates"} <= dests
+    # the lab-shift statistics the JSON names travel with the model, or the build stops
+    (tmp_path / f"{name}.json").write_text(json.dumps(
+        {"files": {"onnx": f"{name}.onnx", "domain": f"{name}.domain.npz"}}), encoding="utf-8")
+    with pytest.raises(SystemExit, match="lab-shift statistics"):
+        cfg.model_files("cpu")
+    (tmp_path / f"{name}.domain.npz").write_bytes(b"x")
+    assert f"{name}.domain.npz" in [p.name for p in cfg.model_files("cpu")]
 
 
 def test_icons_exist() -> None:

@@ -16,3 +16,7 @@ VERIFICATION_SHARE = 0.05
 #: Below this many counted cells a blast percentage is shown without an alarm (its interval is
 #: too wide to judge against the 5% and 20% thresholds).
 MIN_BLAST_COUNT = 50
+#: WHO: >= 20% marrow blasts is the threshold for acute myeloid leukaemia.
+AML_BLASTS = 0.20
+#: >= 5% marrow blasts is above the normal range.
+ELEVATED_BLASTS = 0.05

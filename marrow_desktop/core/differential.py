@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from marrow_desktop.core.defaults import AML_BLASTS, ELEVATED_BLASTS, MIN_BLAST_COUNT
 from marrow_desktop.core.review import BLAST, EXCLUDED, NOT_COUNTED
 
 Z95 = 1.959963984540054
@@ -132,3 +133,12 @@ def differential(cells: Iterable[tuple[str, str]], classes: Sequence[str],
     not_counted = {c: fin[c] for c in codes if c in NOT_COUNTED and fin[c]}
     return Differential(tuple(rows), *totals, cells=n_cells, reviewed_cells=n_reviewed,
                         excluded=n_excluded, not_counted=not_counted, target=target)
+
+
+def blast_level(share: Share | None) -> str:
+    """'aml' (>= 20%), 'elevated' (>= 5%) or 'normal' for a blast share of at least
+    MIN_BLAST_COUNT counted cells; '' when there is no count or too few cells to judge."""
+    if share is None or share.total < MIN_BLAST_COUNT:
+        return ""
+    return "aml" if share.fraction >= AML_BLASTS else "elevated" \
+        if share.fraction >= ELEVATED_BLASTS else "normal"

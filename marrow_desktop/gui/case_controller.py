@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from marrow_desktop.core import audit
 from marrow_desktop.core.case_details import CaseDetails
 from marrow_desktop.core.store import CaseInfo
+from marrow_desktop.gui import case_tasks
 from marrow_desktop.gui.actions import Actions
 from marrow_desktop.gui.review_controller import ReviewController, signed_text
 from marrow_desktop.gui.session import Session
@@ -60,7 +61,6 @@ class CaseController(QObject):
         a.export_training.triggered.connect(self.choose_training_folder)
         session.caseChanged.connect(self.view.show_case_state)
         session.trailReady.connect(self._on_trail)
-        session.signersReady.connect(self._open_sign_dialog)
         session.signFailed.connect(self._sign_failed)
         self._sign_request: dict = {}
 
@@ -93,13 +93,19 @@ class CaseController(QObject):
         if self.session.handle is None or self.session.signed:
             return
         self._sign_request = {"reopen": False}
-        self.session.load_signers()
+        self._load_signers()
 
     def reopen(self) -> None:
         if not self.session.signed:
             return
         self._sign_request = {"reopen": True}
-        self.session.load_signers()
+        self._load_signers()
+
+    def _load_signers(self) -> None:
+        """Who can sign on this computer (read on the writer thread), then the dialog."""
+        self.session.writer.submit(
+            case_tasks.signers, on_result=self._open_sign_dialog,
+            on_error=lambda exc: self.session.errors.report(exc, "Signing keys"))
 
     def _open_sign_dialog(self, signers: frozenset[str]) -> None:
         s, request = self.session, self._sign_request
@@ -127,7 +133,7 @@ class CaseController(QObject):
         """A wrong passphrase (or an unreadable key): the dialog again, with the reason."""
         if "reopen" in self._sign_request:
             self._sign_request["error"] = why
-            self.session.load_signers()
+            self._load_signers()
 
     # details ---------------------------------------------------------------------------------
     def details(self) -> CaseDetails:
@@ -183,7 +189,7 @@ class CaseController(QObject):
         if missing:
             self.view.show_message(f"{missing:,} images without results are left out of the "
                                    "report")
-        self.session.export_report(folder, results, self.reviews.target)
+        self.session.exports.export_report(folder, results, self.reviews.target)
         return len(results)
 
     def choose_training_folder(self) -> None:
@@ -206,5 +212,5 @@ class CaseController(QObject):
         if not cells:
             self.view.show_message("No classified or reviewed cells to export.")
             return 0
-        self.session.export_training(os.path.abspath(folder), cells, include_unreviewed)
+        self.session.exports.export_training(os.path.abspath(folder), cells, include_unreviewed)
         return len(cells)

@@ -13,10 +13,11 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from marrow_desktop.core.imageio import IMAGE_EXTENSIONS, is_image_path
 from marrow_desktop.core.paths import samples_dir
 from marrow_desktop.gui.actions import Actions
+from marrow_desktop.gui.batch_summary import BatchSummary
 from marrow_desktop.gui.case_controller import case_folder
 from marrow_desktop.gui.case_tasks import StoredState
 from marrow_desktop.gui.review_controller import ReviewController
-from marrow_desktop.gui.session import BatchSummary, Session
+from marrow_desktop.gui.session import Session
 from marrow_desktop.gui.settings import AppSettings
 from marrow_desktop.gui.widgets.batch_bar import format_duration
 from marrow_desktop.gui.widgets.thumbnail_model import ThumbnailModel
@@ -60,8 +61,8 @@ class FolderController(QObject):
         s.batchStarted.connect(self._on_batch_started)
         s.resultsArrived.connect(self._on_results)
         s.batchFinished.connect(self._on_batch_finished)
-        s.exported.connect(lambda path, n: view.show_message(f"Exported {n:,} rows to {path}",
-                                                             10000))
+        s.exports.exported.connect(
+            lambda path, n: view.show_message(f"Exported {n:,} rows to {path}", 10000))
         self.actions.set_recent(self.settings.recent_folders())
 
     # opening ---------------------------------------------------------------------------------
@@ -205,5 +206,5 @@ class FolderController(QObject):
         if missing:
             self.view.show_message(f"{missing:,} images without results are left out of the "
                                    "report")
-        self.session.export_csv(path, rows)
+        self.session.exports.export_csv(path, rows)
         return len(rows)

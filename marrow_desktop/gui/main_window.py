@@ -169,8 +169,8 @@ class MainWindow(QMainWindow):
         s.modelLoading.connect(self._on_model_loading)
         s.modelReady.connect(self._on_model_ready)
         s.modelFailed.connect(self._on_model_failed)
-        s.reportExported.connect(self._on_report)
-        s.trainingExported.connect(lambda text: self.show_message(text, 15000))
+        s.exports.reportExported.connect(self._on_report)
+        s.exports.trainingExported.connect(lambda text: self.show_message(text, 15000))
         self.errors.status.connect(self.statusBar().showMessage)
 
     # start-up ----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -23,28 +22,12 @@ from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.signing import SigningError
 from marrow_desktop.core.store import CaseInfo, ResultStore, StoreError
 from marrow_desktop.gui import case_tasks, tasks
+from marrow_desktop.gui.batch_summary import BatchSummary
+from marrow_desktop.gui.case_exports import CaseExports
 from marrow_desktop.gui.errors import ErrorChannel
 from marrow_desktop.gui.settings import AppSettings
 from marrow_desktop.gui.tasks import Analysis, SerializedClassifier
 from marrow_desktop.gui.workers import TaskRunner, Ticket
-
-
-@dataclass(frozen=True)
-class BatchSummary:
-    """How a folder run ended."""
-
-    total: int
-    done: int
-    computed: int  # results not restored from the store
-    errors: int
-    cancelled: bool
-    elapsed: float
-    quality_only: bool
-    error: str = ""
-
-    @property
-    def rate(self) -> float:
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
 
 class Session(QObject):
@@ -67,11 +50,7 @@ class Session(QObject):
     reviewsSaved = Signal(int)
     caseChanged = Signal(object)  # CaseInfo of the open case
     trailReady = Signal(str, object, object)  # cell id ('' = whole case), entries, AuditCheck
-    signersReady = Signal(object)  # frozenset of the reviewers with a signing key here
     signFailed = Signal(str)  # why a sign-off or reopening was not recorded (e.g. passphrase)
-    exported = Signal(str, int)  # path, rows
-    reportExported = Signal(str, str, str)  # csv, html and pdf paths
-    trainingExported = Signal(str)  # summary
 
     def __init__(self, settings: AppSettings, errors: ErrorChannel | None = None,
                  parent: QObject | None = None) -> None:
@@ -85,6 +64,7 @@ class Session(QObject):
         self.model_runner = TaskRunner(1, "marrow-model", self, background=True)
         # changes of the case: one thread, so they reach the store in the order made
         self.writer = TaskRunner(1, "marrow-store", self)
+        self.exports = CaseExports(self)
         self.classifier: SerializedClassifier | None = None
         self.model_error = ""
         self.model_loading = False
@@ -358,11 +338,6 @@ class Session(QObject):
         self.errors.report(exc, "Review not saved")
         self.lookup()  # show what the store holds again
 
-    def load_signers(self) -> None:
-        """Who can sign on this computer (signersReady)."""
-        self.writer.submit(case_tasks.signers, on_result=self.signersReady.emit,
-                           on_error=lambda exc: self.errors.report(exc, "Signing keys"))
-
     def sign(self, who: str, note: str, passphrase: str, reopen: bool = False,
              new_key: bool = False) -> None:
         """Sign off the open case (or reopen it, `note` being the reason), signed with the
@@ -401,28 +376,6 @@ class Session(QObject):
             self.writer.submit(case_tasks.audit_trail, self.handle, cid,
                                on_result=lambda value: self.trailReady.emit(cid, *value),
                                on_error=lambda exc: self.errors.report(exc, "Audit trail"))
-
-    def export_csv(self, out_path: str, results: list[ImageResult]) -> None:
-        """The per-cell CSV of the open case (with its reviews), on a worker."""
-        self.writer.submit(case_tasks.export_csv, out_path, self.handle, results, self.spec,
-                           self.case.thresholds, self.case.blur_threshold,
-                           on_result=lambda n: self.exported.emit(out_path, n),
-                           on_error=lambda exc: self.errors.report(exc, "Export failed"))
-
-    def export_report(self, out_dir: str, results: list[ImageResult], target: int) -> None:
-        """The case report (cells.csv + report.html) of the open case, on a worker."""
-        self.writer.submit(case_tasks.export_case_report, out_dir, self.handle, results,
-                           self.spec, self.case.thresholds, self.case.blur_threshold, target,
-                           on_result=lambda paths: self.reportExported.emit(*paths),
-                           on_error=lambda exc: self.errors.report(exc, "Report not written"))
-
-    def export_training(self, out_dir: str, cells: list[tuple[str, str, str]],
-                        include_unreviewed: bool) -> None:
-        """Copy (path, cell id, predicted) cells into class folders by final label."""
-        self.writer.submit(case_tasks.export_training_set, out_dir, self.handle, cells,
-                           include_unreviewed, on_result=self.trainingExported.emit,
-                           on_error=lambda exc: self.errors.report(exc,
-                                                                   "Training set not written"))
 
     # shutting down ---------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -98,7 +98,7 @@ def test_case_details_are_audited_and_reported(qtbot, make_window, bundled_setti
     assert store.verify_case(window.session.case_id).ok
     assert store.trail(window.session.case_id)[-1].action == audit.DETAILS
     assert "P-00123" not in store.trail(window.session.case_id)[-1].note  # only its hash
-    with qtbot.waitSignal(window.session.reportExported, timeout=15000):
+    with qtbot.waitSignal(window.session.exports.reportExported, timeout=15000):
         window.cases.export_report(str(tmp_path / "report"))
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     assert "P-00123" in html and "&lt;b&gt;urgent&lt;/b&gt;" in html

@@ -101,7 +101,7 @@ def test_batch_to_the_end_then_export_matches_classifier(qtbot, make_window, mod
     assert not window.batch_bar.isVisible()
 
     out = tmp_path / "report.csv"
-    with qtbot.waitSignal(window.session.exported, timeout=10000):
+    with qtbot.waitSignal(window.session.exports.exported, timeout=10000):
         window.folders.export_to(str(out))
     rows = _read_csv(out)
     # the viewer's export is the case's cells.csv: the report columns and the case details
@@ -192,7 +192,7 @@ def test_review_shows_in_browser_filter_and_csv(qtbot, make_window, model_settin
     window.browser.set_filter(BrowserFilter())
 
     out = tmp_path / "reviewed.csv"
-    with qtbot.waitSignal(window.session.exported, timeout=10000):
+    with qtbot.waitSignal(window.session.exports.exported, timeout=10000):
         window.folders.export_to(str(out))
     reviewed = {row["path"]: row["reviewed_class"] for row in _read_csv(out)}
     assert reviewed[paths[0]] == predicted and reviewed[paths[1]] == other

@@ -239,7 +239,7 @@ def test_exported_report_numbers_match_the_csv(qtbot, window, tmp_path):
     window.browser.select_path(_path(window, "NGS_00851.jpg"))
     _key(qtbot, window, Qt.Key.Key_0)  # excluded
     out = tmp_path / "report"
-    with qtbot.waitSignal(window.session.reportExported, timeout=15000) as exported:
+    with qtbot.waitSignal(window.session.exports.reportExported, timeout=15000) as exported:
         window.cases.export_report(str(out))
     pdf = Path(exported.args[2])
     assert pdf == out / "report.pdf" and pdf.read_bytes().startswith(b"%PDF")
@@ -272,7 +272,7 @@ def test_training_set_export_takes_reviewed_cells_only(qtbot, window, tmp_path):
     window.browser.select_path(_path(window, "NGS_00851.jpg"))
     _key(qtbot, window, Qt.Key.Key_0)
     out = tmp_path / "train"
-    with qtbot.waitSignal(window.session.trainingExported, timeout=15000):
+    with qtbot.waitSignal(window.session.exports.trainingExported, timeout=15000):
         window.cases.export_training(str(out))
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
     assert files == ["EOS/EOS_00851.jpg", "MON/MON_00893.jpg"]

@@ -25,27 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from marrow_desktop.core.defaults import MIN_BLAST_COUNT
 from marrow_desktop.core.differential import Differential, DifferentialRow, Share
 from marrow_desktop.core.review import BLAST, TARGET_COUNTS
 from marrow_desktop.core.taxonomy import full_name
 from marrow_desktop.gui import theme
+from marrow_desktop.gui.widgets.blast_box import BlastBox
 from marrow_desktop.gui.widgets.static_plot import static_plot
-
-AML_BLASTS = 0.20  # WHO: >= 20% marrow blasts
-ELEVATED_BLASTS = 0.05  # above the normal marrow range
 
 HEADERS = ("Class", "Name", "AI", "Reviewed", "Final", "95% CI")
 NAME_COLUMN_MIN_WIDTH = 500  # the name column shows only where the panel is this wide
 _GREY = QColor("#94a3b8")
-
-
-def blast_level(fraction: float) -> str:
-    """'aml' (>= 20%), 'elevated' (>= 5%), 'normal', or '' when there is no count."""
-    if math.isnan(fraction):
-        return ""
-    return "aml" if fraction >= AML_BLASTS else "elevated" if fraction >= ELEVATED_BLASTS \
-        else "normal"
 
 
 def _count_pct(share: Share, counted: bool) -> str:
@@ -90,13 +79,9 @@ class DifferentialPanel(QWidget):
             f"padding: 6px 10px; color: {theme.UNFAMILIAR}; font-weight: 600;")
         self.lab_banner.hide()
 
-        self.blast_box = QFrame()
-        self.blast_caption = QLabel("BLASTS")
-        self.blast_value = QLabel("–")
-        self.blast_interval = QLabel(objectName="muted")
-        self.blast_chip = QLabel(objectName="chip")
-        self.blast_chip.hide()
-        self._build_blast_box()
+        self.blast_box = BlastBox()
+        self.blast_value, self.blast_interval, self.blast_chip = (
+            self.blast_box.value, self.blast_box.interval, self.blast_box.chip)
 
         self.target_box = QComboBox(toolTip="How many cells the differential should count")
         for n in TARGET_COUNTS:
@@ -157,36 +142,6 @@ class DifferentialPanel(QWidget):
         self.set_differential(None)
 
     # construction ----------------------------------------------------------------------------
-    def _build_blast_box(self) -> None:
-        self.blast_box.setObjectName("blastBox")
-        self.blast_caption.setStyleSheet(
-            f"color: {theme.MUTED}; font-size: 11px; font-weight: 600; letter-spacing: 1px;")
-        self.blast_value.setStyleSheet("font-size: 30px; font-weight: 700; color: #0f172a;")
-        self.blast_interval.setWordWrap(True)
-        head = QHBoxLayout()
-        head.setContentsMargins(0, 0, 0, 0)
-        head.addWidget(self.blast_caption)
-        head.addStretch(1)
-        head.addWidget(self.blast_chip)
-        value_row = QHBoxLayout()
-        value_row.setContentsMargins(0, 0, 0, 0)
-        value_row.setSpacing(10)
-        value_row.addWidget(self.blast_value)
-        value_row.addWidget(self.blast_interval, 1, Qt.AlignmentFlag.AlignBottom)
-        box = QVBoxLayout(self.blast_box)
-        box.setContentsMargins(12, 8, 12, 8)
-        box.setSpacing(0)
-        box.addLayout(head)
-        box.addLayout(value_row)
-        self._style_blast_box("")
-
-    def _style_blast_box(self, level: str) -> None:
-        edge = {"aml": theme.BAD, "elevated": theme.WARN}.get(level, "#e2e8f0")
-        fill = {"aml": "#fef2f2", "elevated": "#fffbeb"}.get(level, "#ffffff")
-        self.blast_box.setStyleSheet(
-            f"QFrame#blastBox {{ background: {fill}; border: 1px solid #e2e8f0; "
-            f"border-left: 4px solid {edge}; border-radius: 8px; }}")
-
     def _build_table(self) -> QTableWidget:
         table = QTableWidget(0, len(HEADERS))
         table.setHorizontalHeaderLabels(HEADERS)
@@ -288,7 +243,7 @@ class DifferentialPanel(QWidget):
         self._diff = d
         if d is not None and d.target != self.target():
             self.set_target(d.target)
-        self._show_blast(d)
+        self.blast_box.show_share(d)
         self._show_progress(d.final_total if d is not None else 0, self.target())
         rows = d.rows if d is not None else ()
         self._fill_table(d, rows)
@@ -302,53 +257,6 @@ class DifferentialPanel(QWidget):
             parts.append(f"not counted: {listed}")
         parts.append(f"{d.reviewed_cells:,} of {d.cells:,} cells reviewed")
         self.counts_label.setText(" · ".join(parts))
-
-    def _show_blast(self, d: Differential | None) -> None:
-        share = d.blast if d is not None else None
-        level = blast_level(share.fraction) if share is not None else ""
-        too_few = share is not None and share.total < MIN_BLAST_COUNT
-        if too_few:
-            level = ""  # no alarm colour on a handful of cells
-        self._style_blast_box(level)
-        color = {"aml": theme.BAD, "elevated": theme.WARN}.get(level, "#0f172a")
-        self.blast_value.setStyleSheet(f"font-size: 30px; font-weight: 700; color: {color};")
-        if share is None or not share.total:
-            self.blast_value.setText("–")
-            self.blast_interval.setText("no blast count yet" if d is None or BLAST not in
-                                        [r.code for r in d.rows] else "no counted cells yet")
-            self.blast_chip.hide()
-            self.blast_box.setToolTip("")
-            return
-        lo, hi = share.interval
-        self.blast_value.setText(f"{100 * share.fraction:.1f}%")
-        few = (f"<br><span style='color:{theme.WARN}'>only {share.total} of the "
-               f"{MIN_BLAST_COUNT} cells needed to judge</span>" if too_few else "")
-        self.blast_interval.setText(f"95% CI {100 * lo:.1f}–{100 * hi:.1f}%<br>"
-                                    f"{share.count:,} of {share.total:,} counted cells{few}")
-        if level in ("normal", ""):
-            self.blast_chip.hide()
-        else:
-            self.blast_chip.setText("≥ 20% · WHO AML threshold" if level == "aml"
-                                    else "≥ 5% · elevated")
-            self.blast_chip.setProperty("verdict", "bad" if level == "aml" else "warn")
-            self.blast_chip.style().unpolish(self.blast_chip)
-            self.blast_chip.style().polish(self.blast_chip)
-            self.blast_chip.show()
-        self.blast_box.setToolTip(self._blast_tooltip(share.fraction, lo, hi))
-
-    @staticmethod
-    def _blast_tooltip(fraction: float, lo: float, hi: float) -> str:
-        lines = ["Blasts as a share of the counted (nucleated) cells, final labels.",
-                 "WHO: ≥ 20% blasts in the marrow is the threshold for acute myeloid "
-                 "leukaemia; ≥ 5% is above the normal range (elevated)."]
-        for threshold in (AML_BLASTS, ELEVATED_BLASTS):
-            if lo < threshold <= hi:
-                lines.append(f"The 95% interval ({100 * lo:.1f}–{100 * hi:.1f}%) includes "
-                             f"{threshold:.0%}: count or review more cells before relying on "
-                             "which side of it the case lies.")
-                break
-        lines.append("An aid to counting, not a diagnosis.")
-        return "\n".join(lines)
 
     def _show_progress(self, counted: int, target: int) -> None:
         self.progress.setRange(0, max(1, target))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from marrow_desktop.commands._batch_args import DEFAULT_BLUR_THRESHOLD
-from marrow_desktop.commands.report import add_case_arguments
+from marrow_desktop.commands._case_common import add_case_arguments
 
 if TYPE_CHECKING:
     from marrow_desktop.core.store import ResultStore
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from marrow_desktop.commands._batch_common import load_model, open_store
-    from marrow_desktop.commands.report import case_folder, case_images, classify_case
+    from marrow_desktop.commands._case_common import case_folder, case_images, classify_case
     from marrow_desktop.core.case_files import open_case
     from marrow_desktop.core.training_export import export_training_set
 

@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from marrow_desktop.commands._batch_common import open_store
-    from marrow_desktop.commands.report import case_folder
+    from marrow_desktop.commands._case_common import case_folder
     from marrow_desktop.core.case_files import open_case
     from marrow_desktop.core.discovery import find_images
     from marrow_desktop.core.signing import Keyring

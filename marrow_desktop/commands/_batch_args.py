@@ -47,3 +47,34 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def add_field_arguments(p: argparse.ArgumentParser, crops: bool = True) -> None:
+    """--fields, --um-per-px and (with `crops`) --crops-dir: images that are photographs of
+    smear fields."""
+    p.add_argument("--fields", action="store_true",
+                   help="the images are photographs of smear fields: find the nucleated cells in "
+                   "each and classify every one (one row per cell, with its box)")
+    p.add_argument("--um-per-px", type=_positive_float, metavar="X",
+                   help="with --fields: micrometres per pixel of the photographs (default: "
+                   "measured from the red cells of each field)")
+    if crops:
+        p.add_argument("--crops-dir", type=Path, metavar="DIR",
+                       help="with --fields: also write each found cell's crop as a PNG into DIR")
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def check_field_arguments(args: argparse.Namespace) -> None:
+    """--um-per-px and --crops-dir mean nothing without --fields."""
+    from marrow_desktop.core.errors import MarrowError
+
+    for name in ("um_per_px", "crops_dir"):
+        if getattr(args, name, None) is not None and not args.fields:
+            raise MarrowError(f"--{name.replace('_', '-')} needs --fields")

@@ -31,6 +31,8 @@ from marrow_desktop.core.store import ResultStore, StoreError
 from marrow_desktop.core.text import printable
 
 if TYPE_CHECKING:
+    from marrow_desktop.core.fields import FieldSearch
+    from marrow_desktop.core.model_spec import ModelSpec
     from marrow_desktop.inference.classifier import Classifier
 
 
@@ -110,11 +112,21 @@ def unchanged_file(store: ResultStore | None) -> Callable[[dict[str, str]], bool
     return keep
 
 
+def field_search(args: argparse.Namespace, spec: ModelSpec) -> FieldSearch | None:
+    """The field search of a run with --fields (None without), at the model's crop scale."""
+    from marrow_desktop.core.fields import FieldSearch, ModelScale
+
+    if not getattr(args, "fields", False):
+        return None
+    return FieldSearch(ModelScale.from_info(spec.info), um_per_px=args.um_per_px)
+
+
 def open_report(args: argparse.Namespace, classes: tuple[str, ...], model_sha256: str,
-                store: ResultStore | None) -> ReportWriter:
+                store: ResultStore | None, fields: bool = False) -> ReportWriter:
     try:
         return ReportWriter(args.output, classes, resume=not args.overwrite,
-                            model_sha256=model_sha256, keep=unchanged_file(store))
+                            model_sha256=model_sha256, keep=unchanged_file(store),
+                            fields=fields)
     except OSError as exc:
         raise MarrowError(f"{args.output}: cannot write the report "
                           f"({exc.strerror or exc})") from exc
@@ -150,6 +162,18 @@ class Summary:
     sharpness: list[float] = field(default_factory=list)
     first_errors: list[str] = field(default_factory=list)
     in_domain: list[bool] = field(default_factory=list)
+
+
+def _by_image(results: Iterator[ImageResult]) -> Iterator[list[ImageResult]]:
+    """Consecutive results of the same image (a field's cells) as one group."""
+    group: list[ImageResult] = []
+    for result in results:
+        if group and result.path != group[0].path:
+            yield group
+            group = []
+        group.append(result)
+    if group:
+        yield group
 
 
 def summarize(report: Path) -> Summary:
@@ -219,12 +243,16 @@ def run_streaming(
     model_sha256: str = "",
     model_name: str = "",
     on_image: OnImage | None = None,
+    fields: FieldSearch | None = None,
 ) -> int:
-    """Stream the images through run_batch into the report, with progress; Ctrl-C stops cleanly."""
+    """Stream the images through run_batch into the report, with progress; Ctrl-C stops cleanly.
+
+    In a field run the rows of one field are written together, so an interrupted run never
+    leaves a field half done (it is searched again on the next run)."""
     thresholds = thresholds_from(args)
     store = open_store(args)  # before the report: --overwrite empties it only when all is well
     try:
-        writer = open_report(args, classes, model_sha256, store)
+        writer = open_report(args, classes, model_sha256, store, fields is not None)
     except BaseException:
         if store is not None:
             store.close()
@@ -232,7 +260,7 @@ def run_streaming(
     if writer.dropped:
         print(f"{writer.dropped:,} row(s) of {writer.path} describe files that changed since: "
               "they are done again", file=sys.stderr)
-    done = 0
+    done = cells = 0
     try:
         cases = CaseReviews(list(args.paths), store) if classifier is not None else None
         todo, count, skipped = discover(args, writer.done)
@@ -248,17 +276,24 @@ def run_streaming(
                   f"{count:,} to go", file=sys.stderr)
         results = run_batch(todo(), classifier, classes=classes, model_sha256=model_sha256,
                             model_name=model_name, store=store, batch_size=args.batch_size,
-                            thresholds=thresholds, on_image=on_image)
+                            thresholds=thresholds, on_image=on_image, fields=fields)
         start = time.perf_counter()
-        with tqdm(total=count, unit="img", file=sys.stderr, disable=args.no_progress,
-                  dynamic_ncols=True, mininterval=0.5, smoothing=0.1) as bar:
+
+        def write(result: ImageResult) -> None:
+            if cases is not None:
+                case_id, review = cases.of(result)
+                writer.write(result, review, cell_reasons(result, case_id=case_id))
+            else:
+                writer.write(result)
+
+        with tqdm(total=count, unit="field" if fields else "img", file=sys.stderr,
+                  disable=args.no_progress, dynamic_ncols=True, mininterval=0.5,
+                  smoothing=0.1) as bar:
             try:
-                for result in results:
-                    if cases is not None:
-                        case_id, review = cases.of(result)
-                        writer.write(result, review, cell_reasons(result, case_id=case_id))
-                    else:
-                        writer.write(result)
+                for group in _by_image(results) if fields else ([r] for r in results):
+                    for result in group:
+                        write(result)
+                    cells += len(group)
                     done += 1
                     bar.update()
             finally:
@@ -272,7 +307,10 @@ def run_streaming(
         if store is not None:
             store.close()
     elapsed = time.perf_counter() - start
-    if done:
+    if done and fields is not None:
+        print(f"{done:,} fields searched in {elapsed:.1f} s ({done / elapsed:.2f} fields/s): "
+              f"{cells:,} rows", file=sys.stderr)
+    elif done:
         print(f"{done:,} images processed in {elapsed:.1f} s ({done / elapsed:.1f} images/s)",
               file=sys.stderr)
     summary = summarize(writer.path)

@@ -59,25 +59,32 @@ def case_images(folder: Path, recursive: bool, leave_out: Path | None = None) ->
 
 def classify_case(args: argparse.Namespace, images: list[Path], classifier: Classifier,
                   store: ResultStore, blur_threshold: float) -> list[ImageResult]:
-    """Results of every image, in order: from the store where it has them, else computed now
-    (and stored); unreadable images are error rows."""
+    """Results of every image (with --fields: of every cell found in each field), in order:
+    from the store where it has them, else computed now (and stored); unreadable images are
+    error rows."""
     import sys
 
     from tqdm import tqdm
 
+    from marrow_desktop.commands._batch_common import field_search
     from marrow_desktop.core.batch import run_batch
     from marrow_desktop.core.quality import QualityThresholds
 
     spec = classifier.spec
+    fields = field_search(args, spec)
     results = run_batch(images, classifier, classes=spec.classes,
                         model_sha256=spec.model_sha256, model_name=spec.name, store=store,
                         batch_size=args.batch_size,
-                        thresholds=QualityThresholds(blur_threshold=blur_threshold))
+                        thresholds=QualityThresholds(blur_threshold=blur_threshold),
+                        fields=fields)
     out: list[ImageResult] = []
-    with tqdm(total=len(images), unit="img", file=sys.stderr, disable=args.no_progress,
-              dynamic_ncols=True, mininterval=0.5) as bar:
+    with tqdm(total=len(images), unit="field" if fields else "img", file=sys.stderr,
+              disable=args.no_progress, dynamic_ncols=True, mininterval=0.5) as bar:
         try:
             for result in results:
+                if fields is not None and out and out[-1].path == result.path:
+                    out.append(result)  # another cell of the same field
+                    continue
                 out.append(result)
                 bar.update()
         finally:

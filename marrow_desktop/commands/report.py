@@ -4,7 +4,9 @@ The folder is the case. Images already in the results store are not recomputed, 
 are classified now (unreadable ones become error rows), the case's reviews and sign-off come
 from the store and its audit trail is verified. Writes DIR/report.html (one printable page:
 differential with 95% intervals, blast %, quality, review queue, sign-off, audit) and
-DIR/cells.csv (one row per image, `marrow classify`'s columns with the reviews filled in).
+DIR/cells.csv (one row per image, `marrow classify`'s columns with the reviews filled in). With
+--fields the images are smear-field photographs: every cell found in them is a cell of the case
+(cells.csv gives each one's field and box).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from marrow_desktop.commands._batch_args import DEFAULT_BLUR_THRESHOLD
+from marrow_desktop.commands._batch_args import DEFAULT_BLUR_THRESHOLD, add_field_arguments
 from marrow_desktop.commands._case_common import add_case_arguments
 from marrow_desktop.core.review import TARGET_COUNTS, ReviewThresholds
 
@@ -35,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR",
                    help="folder for report.html and cells.csv (created; files are replaced)")
     add_case_arguments(p)
+    add_field_arguments(p, crops=False)
     p.add_argument("--target", type=int, choices=TARGET_COUNTS, default=TARGET_COUNTS[0],
                    help=f"cells the differential should reach (default {TARGET_COUNTS[0]})")
     p.add_argument("--min-confidence", type=_fraction, default=_DEFAULTS.min_confidence,
@@ -65,6 +68,7 @@ def _fraction(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    from marrow_desktop.commands._batch_args import check_field_arguments
     from marrow_desktop.commands._batch_common import load_model, open_store
     from marrow_desktop.commands._case_common import case_folder, case_images, classify_case
     from marrow_desktop.core.case_files import open_case
@@ -72,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from marrow_desktop.core.errors import MarrowError
     from marrow_desktop.core.report_html import write_case_report
 
+    check_field_arguments(args)
     folder = case_folder(args.folder)
     images = case_images(folder, args.recursive, leave_out=args.output)
     classifier = load_model(args)
@@ -105,7 +110,10 @@ def summary_lines(report: CaseReport, absent_reviews: int = 0) -> list[str]:
     """The few lines `marrow report` prints about a case report."""
     d = report.differential
     folder = report.case.folder if report.case is not None and report.case.folder else ""
-    lines = [f"case {folder or report.case_id}: {report.images:,} images, "
+    found = [c.result for c in report.cells if c.result.region]
+    what = (f"{len({r.path for r in found}):,} fields with {len(found):,} cells found"
+            if found else f"{report.images:,} images")
+    lines = [f"case {folder or report.case_id}: {what}, "
              f"{report.classified:,} classified, {report.errors:,} errors",
              f"counted {d.final_total:,} of target {d.target} ({d.progress:.0%}); "
              f"{d.reviewed_cells:,} reviewed, {d.excluded:,} excluded, "

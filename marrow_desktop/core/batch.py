@@ -26,8 +26,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from marrow_desktop.core.cells import region_of
 from marrow_desktop.core.domain import DomainStats, colour_features, in_range
 from marrow_desktop.core.errors import ImageLoadError
+from marrow_desktop.core.fields import FieldError, FieldSearch, crop, field_note, looks_like_field
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
 from marrow_desktop.core.preprocess import resize_to_input
@@ -70,6 +72,7 @@ class _Prepared:
     size: int = -1
     mtime_ns: int = -1
     model_input: np.ndarray | None = None  # the image already resized to the model's input
+    cells: list[_Prepared] | None = None  # a field image: one entry per cell found in it
 
 
 def _input_resizer(classifier: Predictor | None) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -94,13 +97,21 @@ def _rejudge(q: QualityMetrics, t: QualityThresholds) -> QualityMetrics:
 def _from_store(hit: ImageResult, thresholds: QualityThresholds) -> ImageResult:
     if hit.quality is not None:
         hit.quality = _rejudge(hit.quality, thresholds)
+        _note_field(hit, hit.quality.width, hit.quality.height)
     return hit
 
 
+def _note_field(result: ImageResult, width: int, height: int) -> None:
+    """Flag a whole image that looks like a field photograph (extra['field'], and a note)."""
+    if not result.region and not result.error and looks_like_field(width, height):
+        result.error = field_note(width, height)
+        result.extra["field"] = True
+
+
 def _lookup(store: ResultStore, name: str, sha: str, model_sha256: str,
-            domain_sha256: str) -> ImageResult | None:
+            domain_sha256: str, region: str = "") -> ImageResult | None:
     """A stored result that has everything the run wants (a domain score too, if asked)."""
-    hit = store.get(name, sha, model_sha256, domain_sha256=domain_sha256)
+    hit = store.get(name, sha, model_sha256, region=region, domain_sha256=domain_sha256)
     if hit is not None and domain_sha256 and hit.domain_score is None:
         return None
     return hit
@@ -109,10 +120,11 @@ def _lookup(store: ResultStore, name: str, sha: str, model_sha256: str,
 def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
              thresholds: QualityThresholds, need_pixels: bool,
              resize: Callable[[np.ndarray], np.ndarray] | None = None,
-             domain_sha256: str = "") -> _Prepared:
+             domain_sha256: str = "", fields: FieldSearch | None = None) -> _Prepared:
     """Read, hash, look up, decode and quality-check one file; errors become error results.
 
     store may be None (no lookups); need_pixels decodes even a stored image (for on_image).
+    With `fields` the image is a field: its cells are found and prepared one by one (`cells`).
     """
     name = str(path)
     shown = printable(name)
@@ -130,26 +142,33 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
                 name, f"{shown}: file too large ({stat.st_size:,} bytes, limit "
                       f"{MAX_FILE_BYTES:,})"))
         hit = None
-        if store is not None:
+        if store is not None and fields is None:
             known = store.known_hash(name, stat.st_size, stat.st_mtime_ns)
             hit = _lookup(store, name, known, model_sha256, domain_sha256) if known else None
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds))
         data = read_bytes(path, limit=MAX_FILE_BYTES)
         sha = sha256_bytes(data)
-        if store is not None and (hit is None or hit.content_sha256 != sha):
+        if store is not None and fields is None and (hit is None or hit.content_sha256 != sha):
             hit = _lookup(store, name, sha, model_sha256, domain_sha256)
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds), size=stat.st_size,
                                  mtime_ns=stat.st_mtime_ns)
         loaded = decode_image(data, shown)
         rgb = loaded.rgb
+        if fields is not None:
+            where = _Lookup(store, model_sha256, domain_sha256)
+            cells = _field_cells(name, sha, rgb, fields, where, thresholds, need_pixels, resize,
+                                 (stat.st_size, stat.st_mtime_ns))
+            return _Prepared(ImageResult(path=name, content_sha256=sha), cells=cells)
         if hit is not None:  # stored result, pixels wanted by on_image
             return _Prepared(_from_store(hit, thresholds), _bounded(rgb), stat.st_size,
                              stat.st_mtime_ns)
         result = ImageResult(path=name, content_sha256=sha, quality=assess(rgb, thresholds))
         if loaded.frames > 1:
             result.error = f"note: page 1 of {loaded.frames} used"
+        else:
+            _note_field(result, rgb.shape[1], rgb.shape[0])
     except ImageLoadError as exc:
         return _Prepared(ImageResult.failed(name, printable(str(exc))))
     except FileNotFoundError:
@@ -166,6 +185,54 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
     # whatever the images' size): the model-sized copy, and a bounded copy for on_image
     kept = _bounded(rgb) if need_pixels else None
     return _Prepared(result, kept, stat.st_size, stat.st_mtime_ns, small)
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """Where and for what a field's cells are looked up."""
+
+    store: ResultStore | None
+    model_sha256: str
+    domain_sha256: str
+
+    def get(self, name: str, sha: str, region: str) -> ImageResult | None:
+        if self.store is None:
+            return None
+        return _lookup(self.store, name, sha, self.model_sha256, self.domain_sha256, region)
+
+
+def _field_cells(name: str, sha: str, rgb: np.ndarray, fields: FieldSearch, lookup: _Lookup,
+                 thresholds: QualityThresholds, need_pixels: bool,
+                 resize: Callable[[np.ndarray], np.ndarray] | None,
+                 file: tuple[int, int]) -> list[_Prepared]:
+    """One prepared cell per nucleated cell of a field (a field without any: one error)."""
+    shown = printable(name)
+    try:
+        found = fields.search(rgb)
+    except FieldError as exc:
+        return [_Prepared(ImageResult.failed(name, f"{shown}: {exc}", sha))]
+    if not found.cells:
+        return [_Prepared(ImageResult.failed(
+            name, f"{shown}: no nucleated cell found in this field", sha))]
+    out = []
+    note = "; ".join(f"note: {n}" for n in found.notes)
+    for cell in found.cells:
+        region = region_of(cell.box)
+        pixels = crop(rgb, cell.box)
+        extra = {"box": cell.box, "cut": cell.cut, "um_per_px": found.um_per_px,
+                 "scale_source": found.scale_source}
+        quality = assess(pixels, thresholds)  # a region's quality is not stored: measure it
+        hit = lookup.get(name, sha, region)
+        if hit is not None:
+            hit.quality, hit.region, hit.error = quality, region, note
+            hit.extra.update(extra)
+            out.append(_Prepared(hit, pixels if need_pixels else None, *file))
+            continue
+        result = ImageResult(path=name, content_sha256=sha, region=region, quality=quality,
+                             error=note, extra=extra)
+        out.append(_Prepared(result, pixels if need_pixels else None, *file,
+                             resize(pixels) if resize is not None else None))
+    return out
 
 
 def _bounded(rgb: np.ndarray, limit: int = KEPT_SIDE) -> np.ndarray:
@@ -199,8 +266,12 @@ def run_batch(
     batch_size: int = 16,
     thresholds: QualityThresholds | None = None,
     on_image: OnImage | None = None,
+    fields: FieldSearch | None = None,
 ) -> Iterator[ImageResult]:
     """Yield one ImageResult per path, in order. classifier=None runs only the quality checks.
+
+    With `fields` each image is a field photograph: one result per cell found in it (its
+    `region` the box, `extra` the box, whether it was cut and the scale), or one error result.
 
     With a classifier, the store is used only when model_sha256 identifies the model. on_image,
     if given, sees each ok result with its decoded pixels (e.g. to write a CAM); stored images
@@ -215,8 +286,12 @@ def run_batch(
     domain, domain_sha = _domain_of(classifier)
 
     def prepare_chunk(chunk: list[Path]) -> list[_Prepared]:
-        return [_prepare(p, wanted_model, lookup, thresholds, need_pixels, resize, domain_sha)
-                for p in chunk]
+        out: list[_Prepared] = []
+        for path in chunk:
+            item = _prepare(path, wanted_model, lookup, thresholds, need_pixels, resize,
+                            domain_sha, fields)
+            out.extend(item.cells if item.cells is not None else [item])
+        return out
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="marrow-decode") as pool:
         pending: deque[Future[list[_Prepared]]] = deque()

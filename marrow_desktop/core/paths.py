@@ -39,6 +39,11 @@ def samples_dir() -> Path:
     return resources_dir() / "samples"
 
 
+def fields_dir() -> Path:
+    """Bundled smear-field photographs for field mode (see resources/fields/CREDITS.md)."""
+    return resources_dir() / "fields"
+
+
 def models_dir() -> Path:
     """Bundled model folder, or the folder named by $MARROW_MODELS_DIR."""
     override = os.environ.get(MODEL_DIR_ENV)

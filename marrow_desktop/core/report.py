@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from marrow_desktop.core.cells import box_of
 from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import Review, cell_reasons, final_class
@@ -28,6 +29,10 @@ BASE_COLUMNS = ["path", "sha256", "status", "error", "predicted_class", "confide
 QUALITY_COLUMNS = ["brightness", "too_dark", "too_bright", "stain_ratio", "stain_present",
                    "color_type", "laplacian_var", "blurry"]
 DOMAIN_COLUMNS = ["domain_score", "in_domain"]
+#: A field run's columns (beside `path`, the field image): the cell's box in its pixels, whether
+#: the box was cut by the border, the scale, and where its crop was written (--crops-dir).
+FIELD_COLUMNS = ["source_path", "box_x", "box_y", "box_w", "box_h", "box_cut", "um_per_px",
+                 "scale_source", "crop_path"]
 REVIEW_COLUMNS = ["reviewed_class", "reviewer", "reviewed_at", "final_class", "needs_review",
                   "review_reasons"]
 TAIL_COLUMNS = [*REVIEW_COLUMNS, "model_sha256"]
@@ -93,10 +98,32 @@ def atomic_write(path: str | Path, write: Callable[[Any], object], *, newline: s
     return path
 
 
-def report_columns(classes: Sequence[str]) -> list[str]:
-    """Columns of a report for a model with these class codes (none: quality only)."""
-    return (BASE_COLUMNS + [f"prob_{c}" for c in classes] + QUALITY_COLUMNS + DOMAIN_COLUMNS
-            + TAIL_COLUMNS)
+def report_columns(classes: Sequence[str], fields: bool = False) -> list[str]:
+    """Columns of a report for a model with these class codes (none: quality only); a field
+    run's also say where in its field each cell is."""
+    return (BASE_COLUMNS + (FIELD_COLUMNS if fields else []) + [f"prob_{c}" for c in classes]
+            + QUALITY_COLUMNS + DOMAIN_COLUMNS + TAIL_COLUMNS)
+
+
+def row_key(row: dict[str, str]) -> tuple[str, ...]:
+    """What one report row describes: its image, and in a field run the cell's box."""
+    return (row.get("path", ""), row.get("box_x", ""), row.get("box_y", ""),
+            row.get("box_w", ""), row.get("box_h", ""))
+
+
+def _field_cells(result: ImageResult) -> dict[str, object]:
+    extra = result.extra
+    cells: dict[str, object] = {"source_path": printable(result.path)}
+    box = box_of(result.region)
+    if box is not None:
+        cells.update(box_x=box[0], box_y=box[1], box_w=box[2], box_h=box[3],
+                     box_cut=int(bool(extra.get("cut"))))
+    if "um_per_px" in extra:
+        cells.update(um_per_px=_fmt(float(extra["um_per_px"]), 4),  # type: ignore[arg-type]
+                     scale_source=extra.get("scale_source", ""))
+    if extra.get("crop_path"):
+        cells["crop_path"] = printable(str(extra["crop_path"]))
+    return cells
 
 
 def _fmt(value: float, digits: int = 6) -> str:
@@ -105,7 +132,7 @@ def _fmt(value: float, digits: int = 6) -> str:
 
 
 def result_row(result: ImageResult, classes: Sequence[str], review: Review | str | None = None,
-               reasons: Sequence[str] | None = None) -> dict:
+               reasons: Sequence[str] | None = None, fields: bool = False) -> dict:
     """One CSV row (column -> cell) for a result and its review, if any.
 
     `reasons` are the cell's review reasons; None computes them with the default
@@ -116,7 +143,9 @@ def result_row(result: ImageResult, classes: Sequence[str], review: Review | str
         review = Review(review, "", "") if review else None
     if reasons is None:
         reasons = cell_reasons(result)
-    row: dict[str, object] = dict.fromkeys(report_columns(classes), "")
+    row: dict[str, object] = dict.fromkeys(report_columns(classes, fields), "")
+    if fields:
+        row.update(_field_cells(result))
     row.update(path=printable(result.path), sha256=result.content_sha256,
                status=result.status,
                error=printable(result.error),
@@ -168,11 +197,13 @@ class ReportWriter:
     """
 
     def __init__(self, path: str | Path, classes: Sequence[str], resume: bool = True,
-                 model_sha256: str = "", keep: KeepRow | None = None) -> None:
+                 model_sha256: str = "", keep: KeepRow | None = None,
+                 fields: bool = False) -> None:
         from filelock import FileLock, Timeout
 
         self.path = Path(path)
-        self.columns = report_columns(classes)
+        self.fields = fields
+        self.columns = report_columns(classes, fields)
         self.classes = tuple(classes)
         self.model_sha256 = model_sha256
         self.done: set[str] = set()
@@ -227,6 +258,11 @@ class ReportWriter:
         repeated paths, files changed since)."""
         with open(self.path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
+            if reader.fieldnames == report_columns(self.classes, not self.fields):
+                raise ReportError(
+                    f"{self.path}: existing report was written "
+                    f"{'without' if self.fields else 'with'} --fields; choose another output "
+                    "file")
             if reader.fieldnames != self.columns:
                 raise ReportError(
                     f"{self.path}: existing report has other columns (another model, or a "
@@ -249,9 +285,9 @@ class ReportWriter:
                 if ok and keep is not None and not keep(row):
                     self.dropped += 1
                     ok = False
-                previous = row if ok and row["path"] not in seen else None
+                previous = row if ok and row_key(row) not in seen else None
                 if previous is not None:
-                    seen.add(row["path"])
+                    seen.add(row_key(row))
             if not first:
                 yield previous if complete_last else None
 
@@ -259,7 +295,8 @@ class ReportWriter:
               reasons: Sequence[str] | None = None) -> None:
         """Append one row (see result_row) and flush it; a full disk stops the run."""
         try:
-            self._writer.writerow(result_row(result, self.classes, review, reasons))
+            self._writer.writerow(result_row(result, self.classes, review, reasons,
+                                             self.fields))
             self._handle.flush()
         except OSError as exc:
             raise ReportError(f"{self.path}: cannot write the report ({exc.strerror or exc}); "

@@ -16,20 +16,22 @@ CELLS_CSV = "cells.csv"
 CASE_COLUMNS = [f"case_{name}" for name, _, _ in FIELDS]
 
 
-def cells_columns(classes: tuple[str, ...]) -> list[str]:
-    return report_columns(classes) + CASE_COLUMNS
+def cells_columns(classes: tuple[str, ...], fields: bool = False) -> list[str]:
+    """The columns; a case with cells found in field photographs also has their boxes."""
+    return report_columns(classes, fields) + CASE_COLUMNS
 
 
 def write_cells_csv(report: CaseReport, path: str | Path) -> Path:
     """One row per cell of the case (atomically written)."""
-    columns = cells_columns(report.classes)
+    fields = any(cell.result.region for cell in report.cells)
+    columns = cells_columns(report.classes, fields)
     case = {f"case_{name}": safe_cell(getattr(report.details, name)) for name, _, _ in FIELDS}
 
     def write(handle: Any) -> None:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for cell in report.cells:
-            row = result_row(cell.result, report.classes, cell.review, cell.reasons)
+            row = result_row(cell.result, report.classes, cell.review, cell.reasons, fields)
             writer.writerow({**row, **case})
 
     return atomic_write(Path(path), write, newline="", encoding="utf-8-sig")

@@ -17,6 +17,7 @@ class BatchSummary:
     elapsed: float
     quality_only: bool
     error: str = ""
+    fields: int = 0  # images that look like smear-field photographs (core.fields)
 
     @property
     def rate(self) -> float:

@@ -182,6 +182,13 @@ class FolderController(QObject):
             text = (f"{what} of {summary.done:,} images done in "
                     f"{format_duration(summary.elapsed)}{restored}{errors}")
         self.view.show_message(text, 15000)
+        if summary.fields:
+            self.session.errors.note(
+                f"{summary.fields:,} {'image is' if summary.fields == 1 else 'images are'} "
+                "much larger than one cell: smear-field photographs? Each was classified as "
+                "one cell. `marrow report FOLDER --fields "
+                "-o DIR` finds the cells in each field and classifies them one by one.",
+                "warning", 30000)
         if not summary.quality_only and not summary.cancelled:
             self.view.hide_welcome()
         self.reviews.update_ui()

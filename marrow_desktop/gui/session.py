@@ -254,7 +254,7 @@ class Session(QObject):
         classifier = None if quality_only else self.classifier
         self.batch_done = 0
         self._batch_state = {"start": time.monotonic(), "total": len(todo), "computed": 0,
-                             "errors": 0, "quality_only": quality_only}
+                             "errors": 0, "fields": 0, "quality_only": quality_only}
         self._batch_error = ""
         self._batch = self.batch_runner.stream(
             tasks.batch_results, todo, classifier, self.store, prefs.batch_size,
@@ -272,6 +272,7 @@ class Session(QObject):
         self.batch_done += len(results)
         self._batch_state["computed"] += sum(1 for r in results if not r.from_store)
         self._batch_state["errors"] += sum(1 for r in results if not r.ok)
+        self._batch_state["fields"] += sum(1 for r in results if r.extra.get("field"))
         self.resultsArrived.emit(results)
 
     def _batch_failed(self, exc: BaseException) -> None:
@@ -285,7 +286,7 @@ class Session(QObject):
             total=int(state["total"]), done=self.batch_done, computed=int(state["computed"]),
             errors=int(state["errors"]), cancelled=cancelled,
             elapsed=time.monotonic() - state["start"], quality_only=bool(state["quality_only"]),
-            error=self._batch_error)
+            error=self._batch_error, fields=int(state["fields"]))
         self.batchFinished.emit(summary)
 
     # the selected image ----------------------------------------------------------------------

@@ -76,8 +76,10 @@ def compute_domain(classifier: Classifier, train: Sequence[Sample], train_classe
                                 f"{len(raw)} images")
 
 
-def attach_domain(spec: ModelSpec, stats: DomainStats) -> ModelSpec:
-    """Write NAME.domain.npz beside the model and name + hash it in the JSON."""
+def attach_domain(spec: ModelSpec, stats: DomainStats,
+                  scale: dict[str, Any] | None = None) -> ModelSpec:
+    """Write NAME.domain.npz beside the model and name + hash it in the JSON (with the training
+    crops' red-cell scale, when measured: core.fields.ModelScale reads it)."""
     if spec.path is None:
         raise ModelFileError(f"{spec.name}: model metadata has no file to add statistics to")
     target = spec.path.with_name(f"{spec.path.stem}.domain.npz")
@@ -91,6 +93,8 @@ def attach_domain(spec: ModelSpec, stats: DomainStats) -> ModelSpec:
                   "threshold at the 99th percentile of tune images",
     }
     info = {**spec.info, "domain": {**(spec.info.get("domain") or {}), **summary}}
+    if scale is not None:
+        info["scale"] = scale
     updated = spec.with_updates(files={**spec.files, DOMAIN_ROLE: target.name},
                                 sha256={**spec.sha256, DOMAIN_ROLE: sha256_file(target)},
                                 info=info)

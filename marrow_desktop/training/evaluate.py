@@ -324,6 +324,13 @@ class Evaluation:
         }
 
 
+def can_plot() -> bool:
+    """Whether matplotlib (in the [torch] extra) is there to draw the report's figures."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def _pyplot():
     import matplotlib
 
@@ -419,15 +426,19 @@ def write_outputs(ev: Evaluation, out: Path) -> None:
          [[src, o, classes[t], classes[p], f"{pr[p]:.4f}", int(t == p),
            *(f"{v:.4f}" for v in pr)]
           for src, o, t, p, pr in zip(ev.sources, origins, ev.y_true, pred, ev.probs)])
-    plot_confusion(cm, classes, out / "confusion_matrix.png")
-    plot_reliability(ev.probs, ev.y_true, ev.ece, out / "reliability.png")
+    if can_plot():
+        plot_confusion(cm, classes, out / "confusion_matrix.png")
+        plot_reliability(ev.probs, ev.y_true, ev.ece, out / "reliability.png")
+    else:
+        ev.warnings.append("matplotlib is not installed, so confusion_matrix.png and "
+                           "reliability.png were not drawn (pip install matplotlib)")
     (out / "metrics.json").write_text(json.dumps(ev.metrics(), indent=2) + "\n",
                                       encoding="utf-8")
     (out / "skipped.txt").write_text("".join(f"{s}\n" for s in ev.skipped), encoding="utf-8")
-    (out / "report.md").write_text(report_markdown(ev), encoding="utf-8")
+    (out / "report.md").write_text(report_markdown(ev, out), encoding="utf-8")
 
 
-def report_markdown(ev: Evaluation) -> str:
+def report_markdown(ev: Evaluation, out: Path) -> str:
     r = ev.report
     lines = [
         f"# Evaluation of {ev.spec.name}", "",
@@ -467,9 +478,10 @@ def report_markdown(ev: Evaluation) -> str:
                   f"{c['ece_cross_fitted']:.4f} (temperature fitted on one half of these "
                   "images, measured on the other, both ways)."]
     lines += selective_markdown(ev.selective)
-    lines += ["", "![confusion matrix](confusion_matrix.png)", "",
-              "![reliability](reliability.png)", "",
-              "Files: metrics.json, per_class.csv, confusion_matrix.csv, "
+    if (out / "confusion_matrix.png").exists():
+        lines += ["", "![confusion matrix](confusion_matrix.png)", "",
+                  "![reliability](reliability.png)"]
+    lines += ["", "Files: metrics.json, per_class.csv, confusion_matrix.csv, "
               "confusion_matrix_normalized.csv, predictions.csv.", ""]
     if ev.warnings:
         lines += ["Warnings:", *(f"- {w}" for w in ev.warnings), ""]
@@ -515,6 +527,19 @@ def cross_fitted_ece(logits: np.ndarray, y: np.ndarray) -> float:
     return expected_calibration_error(probs, y, N_BINS)
 
 
+def training_scale(samples: Sequence[Sample], count: int = 2000) -> dict[str, Any] | None:
+    """The red-cell scale of a model's training crops (for finding cells in field photographs);
+    None, with a note, when the crops show no red cells."""
+    from marrow_desktop.core.fields import FieldError, measure_model_scale
+    from marrow_desktop.training.loading import evenly_spaced
+
+    try:
+        return measure_model_scale(load_sample(s).rgb for s in evenly_spaced(samples, count))
+    except (FieldError, ImageLoadError) as exc:
+        print(f"note: {exc}", file=sys.stderr)
+        return None
+
+
 def evaluate(model: str | Path, dataset: str | Path | Sequence[str] | None, out: str | Path,
              split: str | Path | None = None, subset: str | None = None,
              backend: str = "auto", tta: bool = False, fit: bool = False,
@@ -543,7 +568,7 @@ def evaluate(model: str | Path, dataset: str | Path | Sequence[str] | None, out:
         tune, _ = load_eval_dataset(dataset, split, "tune", val_fraction, maps)
         stats = compute_domain(classifier, train.samples, train.classes, tune.samples,
                                tune.classes, train_desc, show_progress)
-        spec = attach_domain(spec, stats)
+        spec = attach_domain(spec, stats, training_scale(train.samples))
         classifier = load_classifier(spec.path, backend=backend, threads=threads)
     logits, kept, skipped = collect_logits(classifier, data.samples, tta, batch_size,
                                            show_progress)

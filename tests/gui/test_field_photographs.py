@@ -1,0 +1,28 @@
+"""A smear-field photograph opened as a cell: the viewer says so after the run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.gui.helpers import run_batch, wait_listed
+
+
+def test_a_field_photograph_among_cells_is_pointed_out(qtbot, make_window, model_settings,
+                                                       tmp_path: Path,
+                                                       sample_paths: list[Path]) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for path in sample_paths[:2]:
+        shutil.copy2(path, folder / path.name)
+    shutil.copy2(REPO / "resources" / "fields" / "BloodImage_00000.jpg", folder / "field.jpg")
+    for attempt in ("computed", "from the store"):
+        window = make_window(model_settings, folder)
+        wait_listed(qtbot, window, 3)
+        summary = run_batch(qtbot, window)
+        assert summary.done == 3 and summary.fields == 1, attempt
+        warning = window.errors.messages[-1]
+        assert warning.level == "warning" and "--fields" in warning.text, attempt
+        assert "1 image is much larger than one cell" in warning.text
+        window.close()

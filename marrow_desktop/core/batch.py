@@ -29,7 +29,7 @@ import numpy as np
 from marrow_desktop.core.cells import region_of
 from marrow_desktop.core.domain import DomainStats, colour_features, in_range
 from marrow_desktop.core.errors import ImageLoadError
-from marrow_desktop.core.fields import FieldError, FieldSearch, crop, field_note, looks_like_field
+from marrow_desktop.core.fields import FieldError, FieldSearch, field_note, looks_like_field
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
 from marrow_desktop.core.preprocess import resize_to_input
@@ -218,7 +218,7 @@ def _field_cells(name: str, sha: str, rgb: np.ndarray, fields: FieldSearch, look
     note = "; ".join(f"note: {n}" for n in found.notes)
     for cell in found.cells:
         region = region_of(cell.box)
-        pixels = crop(rgb, cell.box)
+        pixels = fields.cell_image(rgb, cell.box)
         extra = {"box": cell.box, "cut": cell.cut, "um_per_px": found.um_per_px,
                  "scale_source": found.scale_source}
         quality = assess(pixels, thresholds)  # a region's quality is not stored: measure it

@@ -8,8 +8,9 @@ with a floor), lobes of one nucleus joined by a closing sized by the red cells, 
 split by a distance-transform watershed, and blobs much smaller than a red cell (platelets,
 debris) dropped. The scale is the red-cell diameter (~7.5 µm), measured with a Hough circle
 transform on the green channel, or given as micrometres per pixel. Each cell is cropped as a
-square of the side the model's crops show at its scale (`ModelScale`), centred on the nucleus; a
-box that crosses the image border is padded and marked as cut.
+square of the side the model's crops show at its scale (`ModelScale`), centred on the nucleus,
+and resized to the training crops' side (a crop is then a single-cell image like any other); a
+box that crosses the image border is padded with the background colour and marked as cut.
 """
 
 from __future__ import annotations
@@ -315,6 +316,17 @@ class FieldSearch:
     um_per_px: float | None = None  # the user's scale (wins over the measured one)
     default_um_per_px: float | None = None
     measured: list[float] = field(default_factory=list)  # scales measured so far in this run
+
+    def cell_image(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """A found cell as the model's training crops show one: the box, resized to their side
+        (so a written crop is a single-cell image like any other)."""
+        pixels = crop(rgb, box)
+        side = self.model.crop_px
+        if pixels.shape[0] == side:
+            return pixels
+        shrink = pixels.shape[0] > side
+        return cv2.resize(pixels, (side, side),
+                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
     def search(self, rgb: np.ndarray) -> FieldCells:
         default = self.default_um_per_px

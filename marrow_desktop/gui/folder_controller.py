@@ -186,8 +186,9 @@ class FolderController(QObject):
             self.session.errors.note(
                 f"{summary.fields:,} {'image is' if summary.fields == 1 else 'images are'} "
                 "much larger than one cell: smear-field photographs? Each was classified as "
-                "one cell. `marrow report FOLDER --fields "
-                "-o DIR` finds the cells in each field and classifies them one by one.",
+                "one cell. `marrow classify FOLDER --fields --crops-dir CROPS -o cells.csv` "
+                "finds the cells in each field, classifies them and writes each as an image: "
+                "open CROPS here to review them.",
                 "warning", 30000)
         if not summary.quality_only and not summary.cancelled:
             self.view.hide_welcome()

@@ -57,13 +57,22 @@ def test_one_row_per_found_cell_with_its_box_and_crop(fields: Path, tmp_path: Pa
         side = int(row["box_w"])
         assert side == int(row["box_h"]) and 250 < side < 500
         crop = load_image(Path(row["crop_path"])).rgb
-        assert crop.shape == (side, side, 3)
+        assert crop.shape == (250, 250, 3)  # the training crops' side: a single-cell image
         assert Path(row["crop_path"]).parent == crops
     cut = named["BloodImage_00002.jpg"]
     assert cut["box_cut"] == "1" and int(cut["box_y"]) < 0
     assert named["BloodImage_00000.jpg"]["box_cut"] == "0"
     err = capsys.readouterr().err
     assert "5 fields searched" in err and "5 rows" in err
+    # the crops are single-cell images: classified as such they give the field run's answers
+    again = tmp_path / "crops.csv"
+    assert marrow("classify", crops, "-o", again, "--model", bundled_model, "--no-store",
+                  "--no-progress") == 0
+    for row in read_report(again):
+        source = next(r for r in rows if r["crop_path"] == row["path"])
+        assert row["error"] == ""  # not taken for a field photograph
+        assert row["predicted_class"] == source["predicted_class"]
+        assert float(row["confidence"]) == pytest.approx(float(source["confidence"]), abs=1e-4)
 
 
 def test_a_field_run_resumes_and_refuses_a_single_cell_report(

@@ -78,3 +78,39 @@ def check_field_arguments(args: argparse.Namespace) -> None:
     for name in ("um_per_px", "crops_dir"):
         if getattr(args, name, None) is not None and not args.fields:
             raise MarrowError(f"--{name.replace('_', '-')} needs --fields")
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """--engine and the Dask options (commands/_dask_engine.py)."""
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local: this process; dask: partitions on a Dask cluster (the [cluster] "
+                   "extra), with --scheduler or a local cluster of --workers processes")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: "
+                   "a local cluster on this machine)")
+    p.add_argument("--partition", type=_positive_int, metavar="N",
+                   help="with --engine dask: images per task (default 256)")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="with --engine dask and no --scheduler: worker processes (default: one "
+                   "per core)")
+
+
+def check_engine_arguments(args: argparse.Namespace) -> None:
+    """The Dask options need --engine dask; per-image files are written by a local run only."""
+    from marrow_desktop.core.errors import MarrowError
+
+    if args.engine != "dask":
+        for name in ("scheduler", "partition", "workers"):
+            if getattr(args, name, None) is not None:
+                raise MarrowError(f"--{name} needs --engine dask")
+        return
+    for name in ("cam_dir", "crops_dir"):
+        if getattr(args, name, None) is not None:
+            raise MarrowError(f"--{name.replace('_', '-')} is written by a local run only "
+                              "(--engine local)")
+    if args.scheduler and args.workers is not None:
+        raise MarrowError("--workers starts a local cluster: not with --scheduler")
+    if args.partition is None:
+        from marrow_desktop.commands._dask_engine import DEFAULT_PARTITION
+
+        args.partition = DEFAULT_PARTITION

@@ -274,9 +274,14 @@ def run_streaming(
         if writer.done:
             print(f"continuing {writer.path}: {len(writer.done):,} images already done, "
                   f"{count:,} to go", file=sys.stderr)
-        results = run_batch(todo(), classifier, classes=classes, model_sha256=model_sha256,
-                            model_name=model_name, store=store, batch_size=args.batch_size,
-                            thresholds=thresholds, on_image=on_image, fields=fields)
+        if getattr(args, "engine", "local") == "dask" and classifier is not None:
+            from marrow_desktop.commands._dask_engine import dask_results
+
+            results = dask_results(args, todo(), classifier, store, thresholds, fields)
+        else:
+            results = run_batch(todo(), classifier, classes=classes, model_sha256=model_sha256,
+                                model_name=model_name, store=store, batch_size=args.batch_size,
+                                thresholds=thresholds, on_image=on_image, fields=fields)
         start = time.perf_counter()
 
         def write(result: ImageResult) -> None:

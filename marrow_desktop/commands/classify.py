@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from marrow_desktop.commands._batch_args import (
     add_common_arguments,
+    add_engine_arguments,
     add_field_arguments,
     add_model_arguments,
+    check_engine_arguments,
     check_field_arguments,
 )
 
@@ -34,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_field_arguments(p)
     p.add_argument("--cam-dir", type=Path, metavar="DIR",
                    help="also write a Grad-CAM overlay PNG per image into DIR")
+    add_engine_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from marrow_desktop.commands._batch_common import field_search, load_model, run_streaming
 
     check_field_arguments(args)
+    check_engine_arguments(args)
     classifier = load_model(args)
     spec = classifier.spec
     writers = [w for w in (CamWriter(classifier, args.cam_dir) if args.cam_dir else None,

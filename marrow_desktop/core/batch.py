@@ -101,6 +101,24 @@ def _from_store(hit: ImageResult, thresholds: QualityThresholds) -> ImageResult:
     return hit
 
 
+def stored_result(path: Path, store: ResultStore, model_sha256: str, domain_sha256: str,
+                  thresholds: QualityThresholds) -> ImageResult | None:
+    """The stored result of a file unchanged since it was stored (same size and modification
+    time), found without reading the file; None otherwise."""
+    name = str(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    known = store.known_hash(name, stat.st_size, stat.st_mtime_ns)
+    hit = _lookup(store, name, known, model_sha256, domain_sha256) if known else None
+    if hit is None:
+        return None
+    if domain_sha256 and hit.domain_score is not None:
+        hit.in_domain = in_range(hit.domain_score)
+    return _from_store(hit, thresholds)
+
+
 def _note_field(result: ImageResult, width: int, height: int) -> None:
     """Flag a whole image that looks like a field photograph (extra['field'], and a note)."""
     if not result.region and not result.error and looks_like_field(width, height):

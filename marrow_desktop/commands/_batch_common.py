@@ -6,6 +6,7 @@ Imported only inside the commands' run(), so `marrow --help` stays light.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import sys
@@ -25,6 +26,7 @@ from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.paths import default_store_path
 from marrow_desktop.core.quality import QualityThresholds, blurriest_fraction
 from marrow_desktop.core.report import ReportWriter, unsafe_cell
+from marrow_desktop.core.report_parquet import ParquetReportWriter, is_parquet, parquet_rows
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import Review, cell_reasons
 from marrow_desktop.core.store import ResultStore, StoreError
@@ -122,11 +124,13 @@ def field_search(args: argparse.Namespace, spec: ModelSpec) -> FieldSearch | Non
 
 
 def open_report(args: argparse.Namespace, classes: tuple[str, ...], model_sha256: str,
-                store: ResultStore | None, fields: bool = False) -> ReportWriter:
+                store: ResultStore | None, fields: bool = False
+                ) -> ReportWriter | ParquetReportWriter:
+    """The report of -o: CSV, or Parquet for a .parquet name."""
+    writer = ParquetReportWriter if is_parquet(args.output) else ReportWriter
     try:
-        return ReportWriter(args.output, classes, resume=not args.overwrite,
-                            model_sha256=model_sha256, keep=unchanged_file(store),
-                            fields=fields)
+        return writer(args.output, classes, resume=not args.overwrite,
+                      model_sha256=model_sha256, keep=unchanged_file(store), fields=fields)
     except OSError as exc:
         raise MarrowError(f"{args.output}: cannot write the report "
                           f"({exc.strerror or exc})") from exc
@@ -179,8 +183,13 @@ def _by_image(results: Iterator[ImageResult]) -> Iterator[list[ImageResult]]:
 def summarize(report: Path) -> Summary:
     """Read a finished report back (streaming) and count classes, errors and blurry images."""
     out = Summary()
-    with open(report, newline="", encoding="utf-8-sig") as handle:
-        for row in csv.DictReader(handle):
+    with contextlib.ExitStack() as stack:
+        if is_parquet(report):
+            rows: Iterator[dict[str, str]] = parquet_rows(report)
+        else:
+            rows = csv.DictReader(stack.enter_context(
+                open(report, newline="", encoding="utf-8-sig")))
+        for row in rows:
             out.images += 1
             if row.get("status") != "ok":
                 out.errors += 1

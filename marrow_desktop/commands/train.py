@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 EPILOG = """\
 Several data sets: give each path; validation is the last block of each class of each data set,
@@ -16,6 +17,11 @@ several data sets, folders that are not taxonomy codes are left out and listed).
       ../shared/data/matek_art -o runs/v2 --input-size 128 \\
       --map pbc8:eosinophil=EOS --map pbc8:lymphocyte=LYT --map pbc8:monocyte=MON \\
       --map 'pbc8:neutrophil/SNE_*=NGS' --map 'pbc8:ig/PMY_*=PMO'
+
+Several GPUs (or CPU processes): start it with torchrun, one process per GPU; rank 0 writes the
+run folder, and --resume works the same way (see docs/cluster.md):
+
+  torchrun --standalone --nproc-per-node 4 -m marrow_desktop train DATASET... -o runs/v2
 """
 
 
@@ -49,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
             for name, rules in parse_map_args(args.map).items()}
     config = config_from_args(args, list(args.datasets), maps)
     out = train(config, resume=args.resume, epochs=getattr(args, "epochs", None))
+    if os.environ.get("RANK", "0") != "0":  # under torchrun: rank 0 speaks for the run
+        return 0
     print(f"run written to {out} (best.json / best.safetensors, last.json, metrics.csv, "
           "learning_curves.png)")
     return 0

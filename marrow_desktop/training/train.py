@@ -28,6 +28,7 @@ from marrow_desktop.core.metrics import class_report
 from marrow_desktop.core.model_spec import ModelSpec
 from marrow_desktop.core.preprocess import resize_to_input
 from marrow_desktop.inference.torch_model import create_model, load_weights, save_weights
+from marrow_desktop.training import distributed
 from marrow_desktop.training.augment import (
     PRESETS,
     augment,
@@ -58,8 +59,8 @@ def hardware_name(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
-def decode_all(dataset: Dataset, indices: list[int], size: int,
-               max_gb: float) -> tuple[np.ndarray, np.ndarray, list[int], list[str]]:
+def decode_all(dataset: Dataset, indices: list[int], size: int, max_gb: float,
+               show: bool = True) -> tuple[np.ndarray, np.ndarray, list[int], list[str]]:
     """Decode and resize (the shared preprocessing) every image once; unreadable ones skipped."""
     need_gb = len(indices) * size * size * 3 / 1e9
     if need_gb > max_gb:
@@ -71,7 +72,8 @@ def decode_all(dataset: Dataset, indices: list[int], size: int,
     labels = np.empty(len(indices), dtype=np.int64)
     kept: list[int] = []
     skipped: list[str] = []
-    for index in tqdm(indices, desc="decoding", unit="img", leave=False, file=sys.stderr):
+    for index in tqdm(indices, desc="decoding", unit="img", leave=False, file=sys.stderr,
+                      disable=not show):
         sample = dataset.samples[index]
         try:
             rgb = (decode_image(sample.data, sample.source) if sample.data is not None
@@ -241,33 +243,39 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
     if config.augment not in PRESETS:
         raise MarrowError(f"unknown augmentation {config.augment!r}; choose "
                           f"{', '.join(PRESETS)}")
-    (out / "config.json").write_text(config.to_json())
+    device = resolve_device(config.device)
+    ranks = distributed.start(device)  # one process of several under torchrun
+    device = distributed.local_device(device, ranks)
+    if ranks.main:  # replaced whole: the other processes may be reading it
+        (out / "config.json.tmp").write_text(config.to_json())
+        (out / "config.json.tmp").replace(out / "config.json")
 
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    device = resolve_device(config.device)
     amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda")
     settings = PRESETS[config.augment]
 
     dataset, train_idx, val_idx, split_rule = load_run_data(config)
     if not train_idx or not val_idx:
         raise DatasetError(f"{config.dataset}: too few images to split into train and validation")
-    write_split(out / "split.csv", dataset, train_idx, val_idx)
-    for warning in dataset.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    if ranks.main:
+        write_split(out / "split.csv", dataset, train_idx, val_idx)
+        for warning in dataset.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
 
     x_train, y_train, _, skipped = decode_all(dataset, train_idx, config.input_size,
-                                              config.max_cache_gb)
+                                              config.max_cache_gb, ranks.main)
     x_val, y_val, kept_val, skipped_val = decode_all(dataset, val_idx, config.input_size,
-                                                     config.max_cache_gb)
+                                                     config.max_cache_gb, ranks.main)
     val_idx = kept_val  # readable ones, in order
     tune = set(split_halves(dataset, val_idx)[0])
     skipped += skipped_val
-    (out / "skipped.txt").write_text("".join(f"{s}\n" for s in skipped), encoding="utf-8")
-    if skipped:
+    if ranks.main:
+        (out / "skipped.txt").write_text("".join(f"{s}\n" for s in skipped), encoding="utf-8")
+    if skipped and ranks.main:
         print(f"warning: skipped {len(skipped)} unreadable images (see skipped.txt)",
               file=sys.stderr)
     num_classes = len(dataset.classes)
@@ -275,7 +283,7 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
     model = create_model(config.architecture, num_classes)
     if config.init:
         started_at_zero = init_from(model, config.init, dataset.classes)
-        if started_at_zero and not resume:
+        if started_at_zero and not resume and ranks.main:
             print(f"classes new to {config.init} start from zero: "
                   f"{', '.join(started_at_zero)}", file=sys.stderr)
     else:
@@ -307,13 +315,15 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
             for row in state["history"].tolist()
         ]
         start_epoch, best_f1 = int(state["epoch"]) + 1, float(state["best_f1"])
-        print(f"resuming at epoch {start_epoch + 1}", file=sys.stderr)
+        if ranks.main:
+            print(f"resuming at epoch {start_epoch + 1}", file=sys.stderr)
+    net = distributed.wrap(model, ranks, device)  # what the training steps run
 
     train_images = torch.from_numpy(x_train)
     train_labels = torch.from_numpy(y_train)
     if device.type == "cuda":
         train_images, train_labels = train_images.to(device), train_labels.to(device)
-    steps_per_epoch = max(1, len(x_train) // config.batch_size)
+    steps_per_epoch = max(1, len(x_train) // (config.batch_size * ranks.world))
     counts = np.bincount(y_train, minlength=num_classes)
     started = time.time() - (history[-1]["seconds"] if history else 0.0)
     origins = {name: per for name, per in dataset.counts_by_origin().items() if name}
@@ -321,10 +331,15 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
     for epoch in range(start_epoch, config.epochs):
         size = epoch_size(config, epoch)
         model.train()
-        order = torch.randperm(len(x_train), generator=generator)
+        if ranks.active:  # each process its share; augmentation seeded by epoch and rank
+            order = distributed.epoch_order(len(x_train), epoch, config.seed, ranks)
+            generator.manual_seed(config.seed + 7919 * (epoch + 1) + ranks.rank)
+            rng = np.random.default_rng([config.seed, epoch, ranks.rank])
+        else:
+            order = torch.randperm(len(x_train), generator=generator)
         losses, preds, truth = [], [], []
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs} @{size}px",
-                   unit="batch", file=sys.stderr, leave=False)
+                   unit="batch", file=sys.stderr, leave=False, disable=not ranks.main)
         for step in bar:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(config, epoch * steps_per_epoch + step, steps_per_epoch)
@@ -338,7 +353,7 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
             x = normalize_tensor(x, IMAGENET_MEAN, IMAGENET_STD)
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(x)
+                logits = net(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -350,6 +365,9 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
             truth.append(y.cpu())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         bar.close()
+        if not ranks.main:  # rank 0 validates and writes; the others wait for it
+            distributed.barrier(ranks)
+            continue
         train_report = class_report(torch.cat(truth).numpy(), torch.cat(preds).numpy(),
                                     num_classes)
         eval_model = ema.module if ema is not None else model
@@ -388,7 +406,9 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
                 "train_images": len(x_train), "val_images": len(x_val), "split": split_rule,
                 "checkpoint": "best macro-F1 on the tune half of the validation blocks",
                 "epochs": epoch + 1, "epochs_planned": config.epochs,
-                "input_size": config.input_size, "hardware": hardware_name(device),
+                "input_size": config.input_size, "processes": ranks.world,
+                "hardware": (f"{ranks.world} x " if ranks.active else "")
+                + hardware_name(device),
                 "seconds": round(row["seconds"], 1), "marrow_version": __version__,
                 "torch_version": torch.__version__, "config": asdict(config),
             },
@@ -415,4 +435,6 @@ def train(config: TrainConfig, resume: bool = False, epochs: int | None = None) 
             state["ema"] = ema.module.state_dict()
         torch.save(state, out / "last.pt.tmp")
         (out / "last.pt.tmp").replace(state_path)
+        distributed.barrier(ranks)
+    distributed.stop(ranks)
     return out

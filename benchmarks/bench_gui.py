@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
           f" ({time.perf_counter() - t_window:.2f} s)")
 
     t_open = time.perf_counter()
-    window.open_folder(str(folder))
+    window.folders.open_folder(str(folder))
     rows: list[int] = []
     times: dict[str, float] = {}
 
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         probe.start()
         t_batch = time.perf_counter()
-        window.classify_folder()
+        window.folders.classify()
         end = t_batch + args.batch_seconds
         i = 0
         while time.perf_counter() < end and window.session.batch_running:
@@ -259,7 +259,7 @@ def reopen(app, window, folder: Path, count: int) -> None:
     restored = []
     window.session.storedLoaded.connect(lambda state: restored.append(len(state.results)))
     t = time.perf_counter()
-    window.open_folder(str(folder))
+    window.folders.open_folder(str(folder))
     wait(app, lambda: bool(restored), 120)
     print(f"reopen: {count:,} images listed and {restored[0]:,} stored results restored in "
           f"{time.perf_counter() - t:.2f} s (size/mtime checked, no pixels read)")
@@ -307,6 +307,12 @@ def fill(app, window) -> None:
           "after a review)")
 
 
+def analysed(window, path: str) -> bool:
+    """The panels show the analysis of `path`."""
+    analysis = window.selection.analysis
+    return analysis is not None and analysis.path == path
+
+
 def screenshots(app, settings, out: Path) -> int:
     """The bundled samples, classified, at 1280 x 800: main view and the quality inspector."""
     from marrow_desktop.core.paths import samples_dir
@@ -319,17 +325,16 @@ def screenshots(app, settings, out: Path) -> int:
     window.show()
     window.start(str(samples_dir()))
     wait(app, lambda: window.model.total() > 0 and not window.session.model_loading, 60)
-    window.classify_folder()
+    window.folders.classify()
     wait(app, lambda: not window.session.batch_running and window.model.classified_count(), 120)
     paths = window.model.paths()
     for i in (0, 4):  # two reviews, so the badges show
         window.browser.select_path(paths[i])
-        wait(app, lambda p=paths[i]: window._analysis is not None and window._analysis.path == p,
-             30)
-        window.review(CONFIRM if i == 0 else "EOS")
+        wait(app, lambda p=paths[i]: analysed(window, p), 30)
+        window.reviews.review(CONFIRM if i == 0 else "EOS")
     target = paths[5]
     window.browser.select_path(target)
-    wait(app, lambda: window._analysis is not None and window._analysis.path == target, 30)
+    wait(app, lambda: analysed(window, target), 30)
     window.statusBar().clearMessage()
     spin(app, 1.0)
     window.grab().save(str(out / "screenshot.png"))

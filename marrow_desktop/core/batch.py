@@ -29,7 +29,7 @@ import numpy as np
 from marrow_desktop.core.cells import region_of
 from marrow_desktop.core.domain import DomainStats, colour_features, in_range
 from marrow_desktop.core.errors import ImageLoadError
-from marrow_desktop.core.fields import FieldError, FieldSearch, field_note, looks_like_field
+from marrow_desktop.core.fields import FieldError, FieldSearch, flag_field
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
 from marrow_desktop.core.preprocess import resize_to_input
@@ -97,7 +97,7 @@ def _rejudge(q: QualityMetrics, t: QualityThresholds) -> QualityMetrics:
 def _from_store(hit: ImageResult, thresholds: QualityThresholds) -> ImageResult:
     if hit.quality is not None:
         hit.quality = _rejudge(hit.quality, thresholds)
-        _note_field(hit, hit.quality.width, hit.quality.height)
+        flag_field(hit, hit.quality.width, hit.quality.height)
     return hit
 
 
@@ -117,13 +117,6 @@ def stored_result(path: Path, store: ResultStore, model_sha256: str, domain_sha2
     if domain_sha256 and hit.domain_score is not None:
         hit.in_domain = in_range(hit.domain_score)
     return _from_store(hit, thresholds)
-
-
-def _note_field(result: ImageResult, width: int, height: int) -> None:
-    """Flag a whole image that looks like a field photograph (extra['field'], and a note)."""
-    if not result.region and not result.error and looks_like_field(width, height):
-        result.error = field_note(width, height)
-        result.extra["field"] = True
 
 
 def _lookup(store: ResultStore, name: str, sha: str, model_sha256: str,
@@ -186,7 +179,7 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
         if loaded.frames > 1:
             result.error = f"note: page 1 of {loaded.frames} used"
         else:
-            _note_field(result, rgb.shape[1], rgb.shape[0])
+            flag_field(result, rgb.shape[1], rgb.shape[0])
     except ImageLoadError as exc:
         return _Prepared(ImageResult.failed(name, printable(str(exc))))
     except FileNotFoundError:

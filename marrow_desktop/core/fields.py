@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from marrow_desktop.core.errors import MarrowError
+from marrow_desktop.core.results import ImageResult
 
 #: A red cell's diameter in micrometres (the scale reference).
 RED_CELL_UM = 7.5
@@ -340,6 +341,14 @@ class FieldSearch:
                            f"{default:.4g} µm per pixel, the median of the {len(self.measured)} "
                            "fields measured before it in this run"]
         return found
+
+
+def flag_field(result: ImageResult, width: int, height: int) -> None:
+    """Flag a whole image that looks like a field photograph: extra['field'] (a review reason,
+    core.review) and a note in its error text."""
+    if not result.region and not result.error and looks_like_field(width, height):
+        result.error = field_note(width, height)
+        result.extra["field"] = True
 
 
 def field_note(width: int, height: int) -> str:

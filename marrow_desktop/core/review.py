@@ -78,6 +78,8 @@ class ReviewThresholds:
 BLAST_REASON = "blast"
 UNFAMILIAR = "unfamiliar"
 VERIFICATION = "verification sample"
+#: A whole image much larger than one cell, classified as one (core.fields.looks_like_field).
+FIELD_PHOTOGRAPH = "field photograph"
 
 
 def top_two(probabilities: Sequence[float]) -> tuple[float, float]:
@@ -137,14 +139,16 @@ def review_reasons(probabilities: Sequence[float] | None, problems: Sequence[str
 def cell_reasons(result: ImageResult, thresholds: ReviewThresholds | None = None,
                  blur_threshold: float | None = None, case_id: str = "") -> list[str]:
     """review_reasons of a result: its quality verdicts (the blur one re-decided at
-    `blur_threshold` when given), its lab-shift verdict, and the verification draw keyed by the
-    case and the cell."""
+    `blur_threshold` when given), a field photograph classified as one cell, its lab-shift
+    verdict, and the verification draw keyed by the case and the cell."""
     if not result.classified:
         return []
     q = result.quality
     problems: list[str] = []
     if q is not None:
         problems = q.problems() if blur_threshold is None else q.problems_at(blur_threshold)
+    if result.extra.get("field"):
+        problems = [*problems, FIELD_PHOTOGRAPH]
     key = f"{case_id}\n{result.cell}" if case_id and result.cell else ""
     return review_reasons(result.probabilities, problems, thresholds or ReviewThresholds(),
                           result.classes, result.in_domain is False, key)

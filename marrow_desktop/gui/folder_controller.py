@@ -183,12 +183,10 @@ class FolderController(QObject):
                     f"{format_duration(summary.elapsed)}{restored}{errors}")
         self.view.show_message(text, 15000)
         if summary.fields:
+            what = "1 image looks" if summary.fields == 1 else f"{summary.fields:,} images look"
             self.session.errors.note(
-                f"{summary.fields:,} {'image is' if summary.fields == 1 else 'images are'} "
-                "much larger than one cell: smear-field photographs? Each was classified as "
-                "one cell. `marrow classify FOLDER --fields --crops-dir CROPS -o cells.csv` "
-                "finds the cells in each field, classifies them and writes each as an image: "
-                "open CROPS here to review them.",
+                f"{what} like a field photograph, not one cell: `marrow classify FOLDER --fields "
+                "--crops-dir CROPS -o cells.csv` finds the cells (then open CROPS)",
                 "warning", 30000)
         if not summary.quality_only and not summary.cancelled:
             self.view.hide_welcome()

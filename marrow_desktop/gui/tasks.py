@@ -18,6 +18,7 @@ import numpy as np
 
 from marrow_desktop.core.batch import run_batch
 from marrow_desktop.core.discovery import find_images
+from marrow_desktop.core.fields import flag_field
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, read_bytes
 from marrow_desktop.core.model_spec import ModelSpec
@@ -210,6 +211,7 @@ def analyze_image(path: str, classifier: SerializedClassifier | None, thresholds
     rgb = decode_image(data, path).rgb
     quality = assess(rgb, thresholds)
     result = ImageResult(path=path, content_sha256=sha, quality=quality)
+    flag_field(result, rgb.shape[1], rgb.shape[0])
     analysis = Analysis(path, sha, display_copy(rgb), rgb, quality, result)
     if ticket is not None and ticket.stale:
         return None

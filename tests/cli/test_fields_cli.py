@@ -107,6 +107,7 @@ def test_a_field_classified_as_one_cell_carries_a_note(fields: Path, tmp_path: P
                   bundled_model, "--no-store", "--no-progress") == 0
     (row,) = read_report(out)
     assert row["status"] == "ok" and "--fields" in row["error"]
+    assert row["needs_review"] == "1" and "field photograph" in row["review_reasons"]
     assert not set(FIELD_COLUMNS) & set(row)
 
 

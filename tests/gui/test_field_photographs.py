@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.gui.helpers import run_batch, wait_listed
+from tests.gui.helpers import run_batch, wait_analysis, wait_listed
 
 
 def test_a_field_photograph_among_cells_is_pointed_out(qtbot, make_window, model_settings,
@@ -24,5 +24,11 @@ def test_a_field_photograph_among_cells_is_pointed_out(qtbot, make_window, model
         assert summary.done == 3 and summary.fields == 1, attempt
         warning = window.errors.messages[-1]
         assert warning.level == "warning" and "--fields" in warning.text, attempt
-        assert "1 image is much larger than one cell" in warning.text
+        assert "1 image looks like a field photograph" in warning.text
+        path = str(folder / "field.jpg")
+        assert "field photograph" in window.model.item_for(path).reasons  # queued, says why
+        window.browser.select_path(path)
+        wait_analysis(qtbot, window, path)  # the selection's own analysis keeps the reason
+        assert "field photograph" in window.model.item_for(path).reasons
+        assert "field photograph" in window.classification.detail.text()
         window.close()

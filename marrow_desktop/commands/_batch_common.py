@@ -256,8 +256,8 @@ def run_streaming(
 ) -> int:
     """Stream the images through run_batch into the report, with progress; Ctrl-C stops cleanly.
 
-    In a field run the rows of one field are written together, so an interrupted run never
-    leaves a field half done (it is searched again on the next run)."""
+    In a field run a field's rows are written one after another once the whole field is done
+    (searched and every cell classified), so an interrupted run leaves whole fields."""
     thresholds = thresholds_from(args)
     store = open_store(args)  # before the report: --overwrite empties it only when all is well
     try:

@@ -6,6 +6,7 @@ Prints, against the issue's targets:
 - per-image AUROC of domain_score, the model's own lab's validation *report* half (never used
   to set the threshold) vs another lab's cells, and the share of own-lab cells in range;
 - how often a 100-cell case is flagged, drawn from each (1,000 draws);
+- the same check on a third lab's camera fields (BCCD white cells, cropped as `--fields` does);
 - `marrow adapt` with 25 cells per class from the first half (by file number) of the other lab:
   accuracy on the other lab's second half and on the own lab's report half, before and after,
   and the seconds it took;
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from marrow_desktop.core.domain import auroc, case_verdict  # noqa: E402
+from marrow_desktop.core.fields import FieldSearch, ModelScale  # noqa: E402
+from marrow_desktop.core.imageio import load_image  # noqa: E402
 from marrow_desktop.core.model_spec import load_model_spec  # noqa: E402
 from marrow_desktop.core.paths import default_model_path  # noqa: E402
 from marrow_desktop.inference.loader import load_classifier  # noqa: E402
@@ -44,32 +48,44 @@ PBC_MAP = ["pbc8:eosinophil=EOS", "pbc8:lymphocyte=LYT", "pbc8:monocyte=MON",
            "pbc8:neutrophil/SNE_*=NGS", "pbc8:ig/PMY_*=PMO"]
 
 
-def bccd_crops(data: Path, out: Path, limit: int = 400) -> Path:
-    """White cells of the BCCD val fields, cropped square around their boxes (x1.3), 250 px."""
+def unlabelled(folder: Path) -> Any:
+    """The crops of a folder as an unlabelled set (all in one class, WBC)."""
+    from types import SimpleNamespace
+
+    from marrow_desktop.training.dataset import Sample
+
+    return SimpleNamespace(samples=[Sample(str(p), 0) for p in sorted(folder.rglob("*.png"))])
+
+
+def bccd_crops(data: Path, out: Path, model: ModelScale, limit: int = 400) -> Path:
+    """White cells of the BCCD val fields as `--fields` crops them: centred on each annotated
+    box, at the model's scale measured from the field's red cells (core.fields)."""
     import xml.etree.ElementTree as ET
 
     import cv2
 
+    from marrow_desktop.core.fields import FieldError
+
     folder = out / "WBC"
     folder.mkdir(parents=True, exist_ok=True)
+    search = FieldSearch(model)
     names = (data / "bccd" / "val.txt").read_text().split()
     n = 0
     for name in names:
         tree = ET.parse(data / "bccd" / "annotations" / f"{name}.xml")
-        image = cv2.imread(str(data / "bccd" / "images" / f"{name}.jpg"))
-        if image is None:
+        rgb = load_image(data / "bccd" / "images" / f"{name}.jpg").rgb
+        try:
+            side = round(model.crop_um / search.search(rgb).um_per_px)
+        except FieldError:
             continue
         for obj in tree.findall("object"):
             if obj.findtext("name") != "WBC":
                 continue
             box = obj.find("bndbox")
             x1, y1, x2, y2 = (int(float(box.findtext(k))) for k in ("xmin", "ymin", "xmax", "ymax"))
-            side = int(max(x2 - x1, y2 - y1) * 1.3)
             cx, cy = (x1 + x2) // 2, (y1 + y2) // 2
-            pad = cv2.copyMakeBorder(image, side, side, side, side, cv2.BORDER_REFLECT)
-            crop = pad[cy - side // 2 + side:cy + side // 2 + side,
-                       cx - side // 2 + side:cx + side // 2 + side]
-            cv2.imwrite(str(folder / f"{name}_{n}.jpg"), cv2.resize(crop, (250, 250)))
+            crop = search.cell_image(rgb, (cx - side // 2, cy - side // 2, side, side))
+            cv2.imwrite(str(folder / f"{name}_{n}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
             n += 1
             if n >= limit:
                 return out
@@ -126,7 +142,8 @@ def main() -> int:
                                          maps=parse_map_args(PBC_MAP))
             other_name = "peripheral-blood lab (pbc8 + pbc_more)"
         else:
-            other, _ = load_eval_dataset([str(bccd_crops(args.data, tmp / "bccd"))])
+            other = unlabelled(bccd_crops(args.data, tmp / "bccd",
+                                          ModelScale.from_info(spec.info)))
             other_name = "BCCD smear photographs (white cells of the val fields)"
         s_other = scores(clf, other.samples)
         print(f"\n[check] own lab: matek7 report half, {len(s_own)} cells; other lab: "
@@ -140,6 +157,15 @@ def main() -> int:
             flagged = np.mean([case_verdict(rng.choice(values, 100, replace=False) <= 1,
                                             rate).flagged for _ in range(args.draws)])
             print(f"  100-cell cases flagged, {name}: {flagged:.1%} of {args.draws}")
+        if other_is_pbc and (args.data / "bccd").is_dir():  # a third lab: camera fields
+            model = ModelScale.from_info(spec.info)
+            s_bccd = scores(clf, unlabelled(bccd_crops(args.data, tmp / "bccd", model)).samples)
+            verdict = case_verdict(s_bccd <= 1, rate)
+            print(f"\n[fields] BCCD smear photographs, white cells of the val fields cropped as "
+                  f"--fields does: {len(s_bccd)} cells; AUROC vs own lab "
+                  f"{auroc(s_own, s_bccd):.4f}; out of range {np.mean(s_bccd > 1):.1%}; all of "
+                  "them as one case: "
+                  f"{'flagged' if verdict.flagged else 'NOT flagged'}")
         if other_is_pbc:
             adapt_figures(args, other, tmp)
         images = sorted((args.data / "matek7" / "LYT").glob("*.jpg"))[:400]

@@ -184,6 +184,32 @@ class ReportLocked(ReportError):
 KeepRow = Callable[[dict[str, str]], bool]
 
 
+def lock_report(path: Path) -> Any:
+    """The OS lock on REPORT.lock beside a report (filelock), held; ReportLocked when another
+    run holds it."""
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{path}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ReportLocked(f"{path}: another marrow run is writing this report; wait for it to "
+                           "finish or choose another output file") from None
+    return lock
+
+
+def check_columns(path: Path, found: list[str], classes: Sequence[str], fields: bool) -> None:
+    """An existing report continues only with the columns this run writes."""
+    if found == report_columns(classes, not fields):
+        raise ReportError(f"{path}: existing report was written "
+                          f"{'without' if fields else 'with'} --fields; choose another output "
+                          "file")
+    if found != report_columns(classes, fields):
+        raise ReportError(f"{path}: existing report has other columns (another model, or a "
+                          "report from an older version); choose another output file")
+
+
 class ReportWriter:
     """Appends rows to a CSV report and flushes each one, so an interrupted run keeps its rows.
 
@@ -199,8 +225,6 @@ class ReportWriter:
     def __init__(self, path: str | Path, classes: Sequence[str], resume: bool = True,
                  model_sha256: str = "", keep: KeepRow | None = None,
                  fields: bool = False) -> None:
-        from filelock import FileLock, Timeout
-
         self.path = Path(path)
         self.fields = fields
         self.columns = report_columns(classes, fields)
@@ -208,13 +232,7 @@ class ReportWriter:
         self.model_sha256 = model_sha256
         self.done: set[str] = set()
         self.dropped = 0  # rows of an earlier run dropped (their file changed)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(f"{self.path}.lock")
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            raise ReportLocked(f"{self.path}: another marrow run is writing this report; wait "
-                               "for it to finish or choose another output file") from None
+        self._lock = lock_report(self.path)
         try:
             exists = resume and self.path.is_file() and self.path.stat().st_size > 0
             if exists:
@@ -258,16 +276,7 @@ class ReportWriter:
         repeated paths, files changed since)."""
         with open(self.path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            if reader.fieldnames == report_columns(self.classes, not self.fields):
-                raise ReportError(
-                    f"{self.path}: existing report was written "
-                    f"{'without' if self.fields else 'with'} --fields; choose another output "
-                    "file")
-            if reader.fieldnames != self.columns:
-                raise ReportError(
-                    f"{self.path}: existing report has other columns (another model, or a "
-                    "report from an older version); choose another output file"
-                )
+            check_columns(self.path, list(reader.fieldnames or ()), self.classes, self.fields)
             previous: dict[str, str] | None = None
             first = True
             seen: set[str] = set()

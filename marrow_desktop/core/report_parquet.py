@@ -18,7 +18,8 @@ from marrow_desktop.core.errors import MarrowError
 from marrow_desktop.core.report import (
     KeepRow,
     ReportError,
-    ReportLocked,
+    check_columns,
+    lock_report,
     report_columns,
     result_row,
     row_key,
@@ -61,8 +62,6 @@ class ParquetReportWriter:
     def __init__(self, path: str | Path, classes: Sequence[str], resume: bool = True,
                  model_sha256: str = "", keep: KeepRow | None = None,
                  fields: bool = False) -> None:
-        from filelock import FileLock, Timeout
-
         pa, pq = _pyarrow()
         self.path = Path(path)
         self.fields = fields
@@ -72,13 +71,7 @@ class ParquetReportWriter:
         self.dropped = 0
         self._buffer: list[dict[str, str]] = []
         self._schema = pa.schema([(c, pa.string()) for c in self.columns])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(f"{self.path}.lock")
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            raise ReportLocked(f"{self.path}: another marrow run is writing this report; wait "
-                               "for it to finish or choose another output file") from None
+        self._lock = lock_report(self.path)
         self._part = self.path.with_name(self.path.name + ".part")
         try:
             self._writer = pq.ParquetWriter(str(self._part), self._schema)
@@ -94,13 +87,7 @@ class ParquetReportWriter:
             names = pq.ParquetFile(str(self.path)).schema_arrow.names
         except OSError as exc:
             raise ReportError(f"{self.path}: cannot continue this report ({exc})") from exc
-        if names == report_columns(self.classes, not self.fields):
-            raise ReportError(f"{self.path}: existing report was written "
-                              f"{'without' if self.fields else 'with'} --fields; choose another "
-                              "output file")
-        if names != self.columns:
-            raise ReportError(f"{self.path}: existing report has other columns (another model, "
-                              "or a report from an older version); choose another output file")
+        check_columns(self.path, names, self.classes, self.fields)
         seen: set[tuple[str, ...]] = set()
         for row in parquet_rows(self.path):
             if row.get("status") != "ok" or row_key(row) in seen:

@@ -82,11 +82,10 @@ def classify_case(args: argparse.Namespace, images: list[Path], classifier: Clas
               disable=args.no_progress, dynamic_ncols=True, mininterval=0.5) as bar:
         try:
             for result in results:
-                if fields is not None and out and out[-1].path == result.path:
-                    out.append(result)  # another cell of the same field
-                    continue
+                another_image = not out or out[-1].path != result.path  # not a field's next cell
                 out.append(result)
-                bar.update()
+                if another_image:
+                    bar.update()
         finally:
             results.close()
     return out

@@ -90,13 +90,15 @@ class CellFiles:
     def write(self, result: ImageResult, suffix: str, rgb: np.ndarray) -> Path | None:
         import cv2
 
+        from marrow_desktop.core.cells import box_of
+
         stem = Path(result.path).stem
         if len(os.fsencode(stem)) > MAX_STEM_BYTES:  # keep the name within 255 bytes
             stem = os.fsdecode(os.fsencode(stem)[:MAX_STEM_BYTES])
             stem = f"{stem}_{result.content_sha256[:8]}"
-        if result.region:
-            x, y, _, _ = (int(v) for v in result.region.split(","))
-            stem = f"{stem}_x{x}_y{y}"
+        box = box_of(result.region)
+        if box is not None:
+            stem = f"{stem}_x{box[0]}_y{box[1]}"
         name = f"{stem}{suffix}.png"
         if name in self._used:  # the same file name in another folder
             name = f"{stem}_{result.content_sha256[:8]}{suffix}.png"

@@ -15,6 +15,7 @@ computed again (same probabilities) to get one.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +24,6 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from marrow_desktop.core.cells import region_of
@@ -32,7 +32,7 @@ from marrow_desktop.core.errors import ImageLoadError
 from marrow_desktop.core.fields import FieldError, FieldSearch, flag_field
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
-from marrow_desktop.core.preprocess import resize_to_input
+from marrow_desktop.core.preprocess import resize_to_input, shrink_to
 from marrow_desktop.core.quality import QualityMetrics, QualityThresholds, assess
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.store import ResultStore, StoreError
@@ -105,18 +105,23 @@ def stored_result(path: Path, store: ResultStore, model_sha256: str, domain_sha2
                   thresholds: QualityThresholds) -> ImageResult | None:
     """The stored result of a file unchanged since it was stored (same size and modification
     time), found without reading the file; None otherwise."""
-    name = str(path)
     try:
-        stat = path.stat()
+        hit = _known_hit(store, str(path), path.stat(), model_sha256, domain_sha256)
     except OSError:
         return None
-    known = store.known_hash(name, stat.st_size, stat.st_mtime_ns)
-    hit = _lookup(store, name, known, model_sha256, domain_sha256) if known else None
     if hit is None:
         return None
     if domain_sha256 and hit.domain_score is not None:
         hit.in_domain = in_range(hit.domain_score)
     return _from_store(hit, thresholds)
+
+
+def _known_hit(store: ResultStore, name: str, stat: os.stat_result, model_sha256: str,
+               domain_sha256: str) -> ImageResult | None:
+    """The stored result of a file whose size and modification time are as stored (its hash
+    known without reading it)."""
+    known = store.known_hash(name, stat.st_size, stat.st_mtime_ns)
+    return _lookup(store, name, known, model_sha256, domain_sha256) if known else None
 
 
 def _lookup(store: ResultStore, name: str, sha: str, model_sha256: str,
@@ -154,8 +159,7 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
                       f"{MAX_FILE_BYTES:,})"))
         hit = None
         if store is not None and fields is None:
-            known = store.known_hash(name, stat.st_size, stat.st_mtime_ns)
-            hit = _lookup(store, name, known, model_sha256, domain_sha256) if known else None
+            hit = _known_hit(store, name, stat, model_sha256, domain_sha256)
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds))
         data = read_bytes(path, limit=MAX_FILE_BYTES)
@@ -229,7 +233,7 @@ def _field_cells(name: str, sha: str, rgb: np.ndarray, fields: FieldSearch, look
     note = "; ".join(f"note: {n}" for n in found.notes)
     for cell in found.cells:
         region = region_of(cell.box)
-        pixels = fields.cell_image(rgb, cell.box)
+        pixels = fields.cell_image(rgb, cell.box, found.background)
         extra = {"box": cell.box, "cut": cell.cut, "um_per_px": found.um_per_px,
                  "scale_source": found.scale_source}
         quality = assess(pixels, thresholds)  # a region's quality is not stored: measure it
@@ -247,12 +251,7 @@ def _field_cells(name: str, sha: str, rgb: np.ndarray, fields: FieldSearch, look
 
 
 def _bounded(rgb: np.ndarray, limit: int = KEPT_SIDE) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    if max(h, w) <= limit:
-        return rgb
-    scale = limit / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                      interpolation=cv2.INTER_AREA)
+    return shrink_to(rgb, limit)[0]
 
 
 def _chunks(items: Iterable[Path], size: int) -> Iterator[list[Path]]:

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from marrow_desktop.core.errors import MarrowError
+from marrow_desktop.core.preprocess import resize_to_input, shrink_to
 from marrow_desktop.core.results import ImageResult
 
 #: A red cell's diameter in micrometres (the scale reference).
@@ -104,22 +105,12 @@ class FieldCells:
     scale_source: str  # "measured" (red cells), "given" (--um-per-px) or "default"
     red_cells: int = 0  # red cells the scale was measured on
     notes: list[str] = field(default_factory=list)
+    background: tuple[int, int, int] = (255, 255, 255)  # the smear's (fills cut boxes)
 
 
 def looks_like_field(width: int, height: int) -> bool:
     """An image much larger than one cell crop (a photograph of a field)."""
     return min(width, height) > FIELD_SIDE
-
-
-def _work_copy(rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    """The field at the working scale, and that scale (work pixels per source pixel)."""
-    h, w = rgb.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    if scale == 1.0:
-        return rgb, 1.0
-    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA)
-    return small, scale
 
 
 def red_cell_diameter(rgb: np.ndarray) -> tuple[float, int]:
@@ -128,10 +119,7 @@ def red_cell_diameter(rgb: np.ndarray) -> tuple[float, int]:
     The Hough circles' median diameter, divided by HOUGH_SHARE to give the whole cell's. Worked
     at most HOUGH_SIDE pixels wide; a field too soft for the usual edge threshold (out of focus)
     is tried again with a lower one."""
-    scale = min(1.0, HOUGH_SIDE / max(rgb.shape[:2]))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
+    rgb, scale = shrink_to(rgb, HOUGH_SIDE)
     side = min(rgb.shape[:2])
     green = cv2.GaussianBlur(np.ascontiguousarray(rgb[..., 1]), (0, 0), max(1.0, side / 300))
     stained = nucleus_signal(rgb) > MIN_NUCLEUS_CONTRAST
@@ -217,7 +205,7 @@ def find_cells(rgb: np.ndarray, model: ModelScale, um_per_px: float | None = Non
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 32:
         raise FieldError("not a colour field image")
-    work, f = _work_copy(rgb)
+    work, f = shrink_to(rgb, WORK_SIDE)  # f: work pixels per source pixel
     notes: list[str] = []
     spread = float(work.std())
     if spread < 4:
@@ -253,7 +241,7 @@ def find_cells(rgb: np.ndarray, model: ModelScale, um_per_px: float | None = Non
         x, y = round(cx / f - side / 2), round(cy / f - side / 2)
         cut = x < 0 or y < 0 or x + side > w or y + side > h
         cells.append(FoundCell((x, y, side, side), cut, round(area / f / f)))
-    return FieldCells(cells, um_per_px, source, red_cells, notes)
+    return FieldCells(cells, um_per_px, source, red_cells, notes, background_colour(work))
 
 
 def _merged_nuclei(labels: np.ndarray, stained: np.ndarray,
@@ -289,9 +277,11 @@ def background_colour(rgb: np.ndarray) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.median(bright, axis=0))  # type: ignore[return-value]
 
 
-def crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The box of the image; the part outside the image is filled with the smear's background
-    colour (a mirrored border would show mirrored halves of cells to the model)."""
+def crop(rgb: np.ndarray, box: tuple[int, int, int, int],
+         fill: tuple[int, int, int] | None = None) -> np.ndarray:
+    """The box of the image; the part outside the image is filled with `fill`, by default the
+    smear's background colour (a mirrored border would show mirrored halves of cells to the
+    model)."""
     x, y, w, h = box
     ih, iw = rgb.shape[:2]
     x0, y0, x1, y1 = max(0, x), max(0, y), min(iw, x + w), min(ih, y + h)
@@ -301,7 +291,7 @@ def crop(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     pad = (y0 - y, y + h - y1, x0 - x, x + w - x1)
     if any(pad):
         part = cv2.copyMakeBorder(part, *pad, cv2.BORDER_CONSTANT,
-                                  value=background_colour(rgb))
+                                  value=fill or background_colour(rgb))
     return np.ascontiguousarray(part)
 
 
@@ -318,16 +308,12 @@ class FieldSearch:
     default_um_per_px: float | None = None
     measured: list[float] = field(default_factory=list)  # scales measured so far in this run
 
-    def cell_image(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """A found cell as the model's training crops show one: the box, resized to their side
-        (so a written crop is a single-cell image like any other)."""
-        pixels = crop(rgb, box)
-        side = self.model.crop_px
-        if pixels.shape[0] == side:
-            return pixels
-        shrink = pixels.shape[0] > side
-        return cv2.resize(pixels, (side, side),
-                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    def cell_image(self, rgb: np.ndarray, box: tuple[int, int, int, int],
+                   fill: tuple[int, int, int] | None = None) -> np.ndarray:
+        """A found cell as the model's training crops show one: the box (cut parts filled with
+        `fill`, see crop), resized to their side, so a written crop is a single-cell image like
+        any other."""
+        return resize_to_input(crop(rgb, box, fill), self.model.crop_px)
 
     def search(self, rgb: np.ndarray) -> FieldCells:
         default = self.default_um_per_px

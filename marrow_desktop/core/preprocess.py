@@ -26,6 +26,17 @@ def resize_to_input(rgb: np.ndarray, size: int, interpolation: str = "area") -> 
     return cv2.resize(rgb, (size, size), interpolation=flag)
 
 
+def shrink_to(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """The image scaled down (area interpolation) so its longer side is at most `side`, and the
+    scale applied (1.0: returned as it is)."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= side:
+        return rgb, 1.0
+    scale = side / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA), scale
+
+
 def normalize(batch_uint8: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """N x H x W x 3 uint8 -> N x 3 x H x W float32, (x/255 - mean) / std."""
     scale = np.asarray(std, dtype=np.float32) * 255.0

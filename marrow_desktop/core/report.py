@@ -111,7 +111,8 @@ def row_key(row: dict[str, str]) -> tuple[str, ...]:
             row.get("box_w", ""), row.get("box_h", ""))
 
 
-def _field_cells(result: ImageResult) -> dict[str, object]:
+def _field_columns(result: ImageResult) -> dict[str, object]:
+    """A field run's cells of a row (FIELD_COLUMNS)."""
     extra = result.extra
     cells: dict[str, object] = {"source_path": printable(result.path)}
     box = box_of(result.region)
@@ -145,7 +146,7 @@ def result_row(result: ImageResult, classes: Sequence[str], review: Review | str
         reasons = cell_reasons(result)
     row: dict[str, object] = dict.fromkeys(report_columns(classes, fields), "")
     if fields:
-        row.update(_field_cells(result))
+        row.update(_field_columns(result))
     row.update(path=printable(result.path), sha256=result.content_sha256,
                status=result.status,
                error=printable(result.error),

@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.errors = ErrorChannel(self)
         self.session = Session(settings, self.errors, self)
         self._closing = False
-        self._had_model = False
+        self._model_identity = ""  # the loaded model's (core.model_spec identity)
         self._report_files: dict[str, str] = {}  # export bar action -> file to open
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
@@ -325,9 +325,9 @@ class MainWindow(QMainWindow):
         short_device = classifier.device_name.split(" (")[0]
         self.model_status.setText(f"{spec.name} v{spec.version} · {short_device}")
         self.model_status.setToolTip(f"{classifier.device_name}\nidentity {spec.identity}")
-        if self._had_model:  # another model: its predictions come from the store, if any
-            self.model.clear_results()
-        self._had_model = True
+        if self._model_identity and spec.identity != self._model_identity:
+            self.model.clear_results()  # another model: its predictions come from the store
+        self._model_identity = spec.identity  # the same model loaded again keeps its results
         self.session.lookup()
         self.reviews.schedule_refresh()
 

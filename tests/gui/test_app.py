@@ -13,7 +13,7 @@ from marrow_desktop import __version__
 from marrow_desktop.core.paths import samples_dir
 from marrow_desktop.core.review import ReviewThresholds
 
-from .helpers import wait_listed
+from .helpers import run_batch, wait_listed
 
 
 def _python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -168,3 +168,17 @@ def test_drop_a_folder_opens_it(qtbot, make_window, app_settings, image_folder):
     wait_listed(qtbot, window, 21)
     assert window.session.label == str(image_folder)
     assert app_settings.recent_folders()[0] == str(image_folder)
+
+
+@pytest.mark.torch
+def test_loading_the_same_model_again_keeps_its_results(qtbot, make_window, model_settings,
+                                                        image_folder):
+    """start() loads the model a second time: that must not empty the classified cells (it did,
+    and a run finishing meanwhile was left one cell short until the store lookup came back)."""
+    window = make_window(model_settings, image_folder)
+    wait_listed(qtbot, window, 21)
+    run_batch(qtbot, window)
+    assert window.model.classified_count() == 21
+    with qtbot.waitSignal(window.session.modelReady, timeout=30000):
+        window.session.load_model()
+    assert window.model.classified_count() == 21

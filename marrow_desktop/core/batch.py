@@ -26,10 +26,16 @@ from typing import Protocol
 
 import numpy as np
 
-from marrow_desktop.core.cells import region_of
+from marrow_desktop.core.cells import box_of, region_of, split_cell_path
 from marrow_desktop.core.domain import DomainStats, colour_features, in_range
 from marrow_desktop.core.errors import ImageLoadError
-from marrow_desktop.core.fields import FieldError, FieldSearch, flag_field
+from marrow_desktop.core.fields import (
+    MATEK_CROP_PX,
+    FieldError,
+    FieldSearch,
+    cell_image,
+    flag_field,
+)
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
 from marrow_desktop.core.preprocess import resize_to_input, shrink_to
@@ -141,7 +147,12 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
 
     store may be None (no lookups); need_pixels decodes even a stored image (for on_image).
     With `fields` the image is a field: its cells are found and prepared one by one (`cells`).
+    A cell path ('field.jpg#cell=x,y,w,h', core.cells) is that region of the file.
     """
+    source, region = split_cell_path(str(path))
+    if region:
+        return _prepare_region(Path(source), region, model_sha256, store, thresholds,
+                               need_pixels, resize, domain_sha256, fields)
     name = str(path)
     shown = printable(name)
     if not is_image_path(path):
@@ -158,20 +169,22 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
                 name, f"{shown}: file too large ({stat.st_size:,} bytes, limit "
                       f"{MAX_FILE_BYTES:,})"))
         hit = None
-        if store is not None and fields is None:
-            hit = _known_hit(store, name, stat, model_sha256, domain_sha256)
+        # an image that may be one cell is looked up whole (a field's cells one by one)
+        whole = fields is None or fields.only_fields
+        if store is not None and whole:
+            hit = _whole_hit(_known_hit(store, name, stat, model_sha256, domain_sha256), fields)
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds))
         data = read_bytes(path, limit=MAX_FILE_BYTES)
         sha = sha256_bytes(data)
-        if store is not None and fields is None and (hit is None or hit.content_sha256 != sha):
-            hit = _lookup(store, name, sha, model_sha256, domain_sha256)
+        if store is not None and whole and (hit is None or hit.content_sha256 != sha):
+            hit = _whole_hit(_lookup(store, name, sha, model_sha256, domain_sha256), fields)
             if hit is not None and not need_pixels:
                 return _Prepared(_from_store(hit, thresholds), size=stat.st_size,
                                  mtime_ns=stat.st_mtime_ns)
         loaded = decode_image(data, shown)
         rgb = loaded.rgb
-        if fields is not None:
+        if fields is not None and fields.wants(rgb.shape[1], rgb.shape[0]):
             where = _Lookup(store, model_sha256, domain_sha256)
             cells = _field_cells(name, sha, rgb, fields, where, thresholds, need_pixels, resize,
                                  (stat.st_size, stat.st_mtime_ns))
@@ -200,6 +213,59 @@ def _prepare(path: Path, model_sha256: str, store: ResultStore | None,
     # whatever the images' size): the model-sized copy, and a bounded copy for on_image
     kept = _bounded(rgb) if need_pixels else None
     return _Prepared(result, kept, stat.st_size, stat.st_mtime_ns, small)
+
+
+def _whole_hit(hit: ImageResult | None, fields: FieldSearch | None) -> ImageResult | None:
+    """A stored whole-image result, unless the image is a field the run searches for cells."""
+    if hit is None or fields is None or hit.quality is None:
+        return hit
+    return None if fields.wants(hit.quality.width, hit.quality.height) else hit
+
+
+def _prepare_region(path: Path, region: str, model_sha256: str, store: ResultStore | None,
+                    thresholds: QualityThresholds, need_pixels: bool,
+                    resize: Callable[[np.ndarray], np.ndarray] | None, domain_sha256: str,
+                    fields: FieldSearch | None) -> _Prepared:
+    """One region of a file (a cell of a field added or kept by hand): cropped as a found cell
+    is (core.fields.cell_image), looked up and stored under the file's hash and the region."""
+    name = str(path)
+    shown = printable(name)
+    try:
+        stat = path.stat()
+        if not S_ISREG(stat.st_mode) or stat.st_size > MAX_FILE_BYTES:
+            return _Prepared(ImageResult.failed(name, f"{shown}: not a readable field image"))
+        data = read_bytes(path, limit=MAX_FILE_BYTES)
+        sha = sha256_bytes(data)
+        rgb = decode_image(data, shown).rgb
+        box = box_of(region)
+        assert box is not None
+        crop_px = fields.model.crop_px if fields is not None else MATEK_CROP_PX
+        pixels = cell_image(rgb, box, crop_px)
+    except (ImageLoadError, FieldError, ValueError) as exc:
+        return _Prepared(ImageResult.failed(name, printable(str(exc))))
+    except FileNotFoundError:
+        return _Prepared(ImageResult.failed(name, f"{shown}: file not found"))
+    except OSError as exc:
+        return _Prepared(ImageResult.failed(name, f"{shown}: cannot read file "
+                                                  f"({exc.strerror or exc})"))
+    quality = assess(pixels, thresholds)
+    extra = {"box": box, "cut": _cut(box, rgb.shape), "um_per_px": None,
+             "scale_source": "by hand"}
+    hit = _Lookup(store, model_sha256, domain_sha256).get(name, sha, region)
+    file = (stat.st_size, stat.st_mtime_ns)
+    if hit is not None:
+        hit.quality, hit.region = quality, region
+        hit.extra.update(extra)
+        return _Prepared(_from_store(hit, thresholds), pixels if need_pixels else None, *file)
+    result = ImageResult(path=name, content_sha256=sha, region=region, quality=quality,
+                         extra=extra)
+    return _Prepared(result, pixels if need_pixels else None, *file,
+                     resize(pixels) if resize is not None else None)
+
+
+def _cut(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
+    x, y, w, h = box
+    return x < 0 or y < 0 or x + w > shape[1] or y + h > shape[0]
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,12 @@ the differential. No Qt: the viewer's list models are thin adapters over it (nap
 pure models beside Qt containers), and `marrow report` builds its report from the same object.
 
 A cell is an image of the opened folder, or a region of one (a cell found in a smear photograph,
-core.cells). Each cell caches what hot paths need (predicted class, confidence, margin, review
-reasons); the one needs-review rule is core.review.cell_reasons. Listeners are called with a
+core.cells, known by a cell path 'field.jpg#cell=x,y,w,h'). A field photograph whose cells
+were found is a *field* of the case: its found cells are the cells counted (its own
+whole-image prediction is not), listed after it; a found cell deleted by hand is *removed*
+(kept, not shown or counted); a cell added by hand is a region like any other. Each cell
+caches what hot paths need (predicted class, confidence, margin, review reasons); the one
+needs-review rule is core.review.cell_reasons. Listeners are called with a
 CaseChange after every change (on the caller's thread).
 """
 
@@ -15,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from marrow_desktop.core.cells import cell_id
+from marrow_desktop.core.cells import box_of, cell_id, cell_path, split_cell_id
 from marrow_desktop.core.defaults import BLUR_THRESHOLD
 from marrow_desktop.core.differential import Differential, differential
 from marrow_desktop.core.domain import CaseVerdict, case_verdict
@@ -49,6 +53,9 @@ class Cell:
     confidence: float = math.nan
     margin: float = math.nan  # top-1 minus top-2 probability
     reasons: tuple[str, ...] = ()  # why it needs review (empty: it does not)
+    parent: int = -1  # order of the field a found cell belongs to (-1: none)
+    is_field: bool = False  # a field photograph whose cells are cells of the case
+    removed: bool = False  # a found cell deleted by hand (not shown, not counted)
 
     @property
     def cell_id(self) -> str:
@@ -102,6 +109,16 @@ class Cell:
             return math.nan
         return float(r.probabilities[r.classes.index(code)])
 
+    @property
+    def counted(self) -> bool:
+        """Part of the case's cells: not a field (its cells are) and not removed."""
+        return not self.is_field and not self.removed
+
+    @property
+    def rank(self) -> tuple[int, int, int]:
+        """Folder order, a field's cells right after it (in the order they were found)."""
+        return (self.parent, 1, self.order) if self.parent >= 0 else (self.order, 0, 0)
+
     def as_review(self) -> Review | None:
         return Review(self.review, self.reviewer, self.reviewed_at, self.path) \
             if self.review else None
@@ -109,8 +126,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class CaseChange:
-    """What changed: 'reset' (new cells), 'added', 'results', 'reviews' or 'rules'; the cells
-    concerned (None: all)."""
+    """What changed: 'reset' (new cells), 'added', 'results', 'reviews', 'rules' or 'regions'
+    (found cells removed or restored by hand); the cells concerned (None: all)."""
 
     kind: str
     cells: tuple[Cell, ...] | None = None
@@ -137,6 +154,8 @@ class Case:
         self._n_reviewed = 0
         self._listeners: list[Listener] = []
         self._reviews_by_cell: dict[str, Review] = {}  # the case's labels, by cell id
+        self._regions: dict[str, str] = {}  # cell id -> 'added'/'removed' (regions by hand)
+        self._fields = 0  # cells that are fields
 
     # listening -------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -159,7 +178,7 @@ class Case:
         self._cells = [Cell(p, os.path.basename(p), i) for i, p in enumerate(paths)]
         self._by_path = {cell.path: cell for cell in self._cells}
         self._needs, self._n_classified, self._n_reviewed = set(), 0, 0
-        self._reviews_by_cell = {}
+        self._reviews_by_cell, self._regions, self._fields = {}, {}, 0
         self._emit("reset")
 
     def append_paths(self, paths: Sequence[str]) -> list[Cell]:
@@ -195,12 +214,24 @@ class Case:
         self.false_alarm = false_alarm
 
     def update_results(self, results: Iterable[ImageResult]) -> list[Cell]:
-        """Attach results to their cells (a quality-only result does not erase a prediction)."""
-        changed = []
+        """Attach results to their cells (a quality-only result does not erase a prediction).
+        A result for a region of a listed image is a cell found in a field: the cell is added
+        (after its field) the first time."""
+        changed: list[Cell] = []
+        added: list[Cell] = []
         for result in results:
-            cell = self._by_path.get(result.path)
+            cell = self._by_path.get(cell_path(result.path, result.region))
+            if cell is None and result.region:
+                cell = self._add_region(result.path, result.region, result.content_sha256)
+                if cell is not None:
+                    added.append(cell)
             if cell is None:
                 continue
+            if cell.is_field and result.classified:
+                continue  # a field's own whole-image prediction is not one of its cells
+            if cell.result is not None and cell.result is not result:
+                for key, value in cell.result.extra.items():  # a found cell's box and scale
+                    result.extra.setdefault(key, value)
             if cell.classified and cell.result is not None and result.ok \
                     and not result.classified:
                 if result.quality is not None:
@@ -209,6 +240,11 @@ class Case:
                 self._set_result(cell, result)
             self._recompute([cell])
             changed.append(cell)
+            field = self.field_of(cell) if cell.region else cell
+            if self._regions and field is not None and field.is_field and field.sha256:
+                added += self._restore_added(field)
+        if added:
+            self._emit("added", added)
         if changed:
             self._emit("results", changed)
             pending = {c.path: self._reviews_by_cell[c.cell_id] for c in changed
@@ -216,6 +252,104 @@ class Case:
             if pending:
                 self.set_reviews(pending)
         return changed
+
+    # cells of fields ---------------------------------------------------------------------------
+    @property
+    def has_fields(self) -> bool:
+        return self._fields > 0
+
+    def field_cells(self, field_path: str) -> list[Cell]:
+        """The cells found in (or added to) a field, removed ones included."""
+        field = self._by_path.get(field_path)
+        if field is None or not field.is_field:
+            return []
+        return [c for c in self._cells if c.parent == field.order]
+
+    def field_of(self, cell: Cell) -> Cell | None:
+        """The field a cell belongs to (None for a whole image)."""
+        return self._cells[cell.parent] if cell.parent >= 0 else None
+
+    def _add_region(self, source: str, region: str, sha: str = "") -> Cell | None:
+        """A new cell for a region of a listed image, which becomes a field."""
+        field = self._by_path.get(source)
+        if field is None or field.region or box_of(region) is None:
+            return None
+        if sha and not field.sha256:
+            field.sha256 = sha
+        if not field.is_field:
+            field.is_field = True
+            self._fields += 1
+            if field.result is not None:  # its whole-image prediction is not a cell
+                self._set_result(field, None)
+                self._recompute([field])
+        x, y, w, h = box_of(region)  # type: ignore[misc]
+        path = cell_path(source, region)
+        cell = Cell(path, f"{field.name} · cell at {x + w // 2},{y + h // 2}", len(self._cells),
+                    region=region, sha256=field.sha256, parent=field.order)
+        cell.removed = self._regions.get(cell.cell_id) == "removed"
+        self._cells.append(cell)
+        self._by_path[path] = cell
+        return cell
+
+    def _restore_added(self, field: Cell) -> list[Cell]:
+        """The cells added by hand to this field (recorded in the case) that are not here yet."""
+        out = []
+        for cid, state in self._regions.items():
+            sha, region = split_cell_id(cid)
+            if state == "added" and sha == field.sha256 and region \
+                    and cell_path(field.path, region) not in self._by_path:
+                cell = self._add_region(field.path, region)
+                if cell is not None:
+                    out.append(cell)
+        return out
+
+    def add_region(self, field_path: str, region: str) -> Cell:
+        """A cell added by hand: a region of a field (or of a listed image, which becomes a
+        field). The caller records it (audit ADD_CELL) and classifies it."""
+        path = cell_path(field_path, region)
+        cell = self._by_path.get(path)
+        if cell is None:
+            cell = self._add_region(field_path, region)
+            if cell is None:
+                raise ValueError(f"{field_path} is not an image of this case")
+            self._emit("added", [cell])
+        if cell.cell_id:
+            self._regions[cell.cell_id] = "added"
+        if cell.removed:
+            self.set_removed(cell.path, False)
+        return cell
+
+    def set_removed(self, path: str, removed: bool = True) -> Cell | None:
+        """Delete a found cell by hand (a false detection), or bring it back."""
+        cell = self._by_path.get(path)
+        if cell is None or not cell.region or cell.removed == removed:
+            return cell
+        cell.removed = removed
+        if cell.cell_id:
+            self._regions[cell.cell_id] = "removed" if removed else "added"
+        self._recompute([cell])
+        self._emit("regions", [cell])
+        return cell
+
+    def set_case_regions(self, regions: Mapping[str, str]) -> list[Cell]:
+        """The case's cells added or removed by hand (cell id -> state, from the store)."""
+        self._regions = dict(regions)
+        added_to = {split_cell_id(cid)[0] for cid, state in regions.items() if state == "added"}
+        changed, added = [], []
+        for cell in self._cells:
+            if cell.region and cell.cell_id:
+                removed = regions.get(cell.cell_id) == "removed"
+                if removed != cell.removed:
+                    cell.removed = removed
+                    self._recompute([cell])
+                    changed.append(cell)
+            elif not cell.region and cell.sha256 in added_to:  # becomes a field if not one
+                added += self._restore_added(cell)
+        if added:
+            self._emit("added", added)
+        if changed:
+            self._emit("regions", changed)
+        return changed + added
 
     def _set_result(self, cell: Cell, result: ImageResult | None) -> None:
         was = cell.classified
@@ -277,7 +411,8 @@ class Case:
     def _recompute(self, cells: Iterable[Cell]) -> None:
         for cell in cells:
             cell.reasons = tuple(cell_reasons(cell.result, self.thresholds, self.blur_threshold,
-                                              self.case_id)) if cell.result is not None else ()
+                                              self.case_id)) \
+                if cell.result is not None and cell.counted else ()
             if cell.reasons:
                 self._needs.add(cell.order)
             else:
@@ -298,6 +433,13 @@ class Case:
     def paths(self) -> list[str]:
         return [c.path for c in self._cells]
 
+    def run_paths(self, searching_fields: bool) -> list[str]:
+        """What a run classifies: every image, and the cells of fields that a field search
+        would not find again (all of them when fields are not searched; else those added by
+        hand)."""
+        return [c.path for c in self._cells if not c.region or not searching_fields
+                or self._regions.get(c.cell_id) == "added"]
+
     @property
     def classified_count(self) -> int:
         return self._n_classified
@@ -308,7 +450,7 @@ class Case:
 
     def results(self) -> list[ImageResult]:
         """The results the cells have, in folder order."""
-        return [c.result for c in self._cells if c.result is not None]
+        return [c.result for c in self._cells if c.result is not None and c.counted]
 
     def queue_counts(self) -> tuple[int, int]:
         """(cells needing review, of which not reviewed yet)."""
@@ -340,14 +482,16 @@ class Case:
         return counts
 
     def differential(self, target: int = 200) -> Differential:
-        return differential(((c.predicted, c.review) for c in self._cells), self.classes, target)
+        return differential(((c.predicted, c.review) for c in self._cells if c.counted),
+                            self.classes, target)
 
     def verdict(self) -> CaseVerdict | None:
         """The lab-shift verdict of the cells the check scored (None: no check)."""
-        flags = [c.in_domain for c in self._cells if c.in_domain is not None]
+        flags = [c.in_domain for c in self._cells if c.in_domain is not None and c.counted]
         if math.isnan(self.false_alarm) or not flags:
             return None
         return case_verdict(flags, self.false_alarm)
 
     def sharpness_values(self) -> list[float]:
-        return [c.quality.laplacian_var for c in self._cells if c.quality is not None]
+        return [c.quality.laplacian_var for c in self._cells
+                if c.quality is not None and c.counted]

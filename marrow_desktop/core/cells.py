@@ -40,3 +40,26 @@ def split_cell_id(cid: str) -> tuple[str, str]:
     """(content hash, region) of a cell id."""
     sha, _, region = cid.partition("@")
     return sha, region
+
+
+#: Marks a cell of a field photograph in a cell path: 'field.jpg#cell=x,y,w,h'.
+CELL_MARK = "#cell="
+
+
+def cell_path(source: str, region: str = WHOLE) -> str:
+    """The path the viewer's case knows a cell by: the file itself, or the file and a region
+    ('field.jpg#cell=120,80,96,96')."""
+    return f"{source}{CELL_MARK}{region}" if region else source
+
+
+def split_cell_path(path: str) -> tuple[str, str]:
+    """(source file, region) of a cell path; a file whose name merely contains the mark is a
+    whole image."""
+    source, mark, region = str(path).rpartition(CELL_MARK)
+    if not mark:
+        return str(path), WHOLE
+    try:
+        box_of(region)
+    except ValueError:
+        return str(path), WHOLE
+    return source, region

@@ -241,7 +241,8 @@ def find_cells(rgb: np.ndarray, model: ModelScale, um_per_px: float | None = Non
         x, y = round(cx / f - side / 2), round(cy / f - side / 2)
         cut = x < 0 or y < 0 or x + side > w or y + side > h
         cells.append(FoundCell((x, y, side, side), cut, round(area / f / f)))
-    return FieldCells(cells, um_per_px, source, red_cells, notes, background_colour(work))
+    background = background_colour(work)  # field_background(rgb), already shrunk
+    return FieldCells(cells, um_per_px, source, red_cells, notes, background)
 
 
 def _merged_nuclei(labels: np.ndarray, stained: np.ndarray,
@@ -277,6 +278,12 @@ def background_colour(rgb: np.ndarray) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.median(bright, axis=0))  # type: ignore[return-value]
 
 
+def field_background(rgb: np.ndarray) -> tuple[int, int, int]:
+    """The background colour of a whole field, measured at the detector's scale (the same
+    value whether a cell is cropped by the search or again later by its box)."""
+    return background_colour(shrink_to(rgb, WORK_SIDE)[0])
+
+
 def crop(rgb: np.ndarray, box: tuple[int, int, int, int],
          fill: tuple[int, int, int] | None = None) -> np.ndarray:
     """The box of the image; the part outside the image is filled with `fill`, by default the
@@ -291,8 +298,16 @@ def crop(rgb: np.ndarray, box: tuple[int, int, int, int],
     pad = (y0 - y, y + h - y1, x0 - x, x + w - x1)
     if any(pad):
         part = cv2.copyMakeBorder(part, *pad, cv2.BORDER_CONSTANT,
-                                  value=fill or background_colour(rgb))
+                                  value=fill or field_background(rgb))
     return np.ascontiguousarray(part)
+
+
+def cell_image(rgb: np.ndarray, box: tuple[int, int, int, int], crop_px: int = MATEK_CROP_PX,
+               fill: tuple[int, int, int] | None = None) -> np.ndarray:
+    """A cell of a field as the model's training crops show one: the box (cut parts filled with
+    `fill`, see crop), resized to their side (`crop_px`), so a written crop is a single-cell
+    image like any other. The batch, the viewer's analysis and its thumbnails all use this."""
+    return resize_to_input(crop(rgb, box, fill), crop_px)
 
 
 @dataclass
@@ -307,13 +322,16 @@ class FieldSearch:
     um_per_px: float | None = None  # the user's scale (wins over the measured one)
     default_um_per_px: float | None = None
     measured: list[float] = field(default_factory=list)  # scales measured so far in this run
+    only_fields: bool = False  # search only images that look like fields (looks_like_field)
 
     def cell_image(self, rgb: np.ndarray, box: tuple[int, int, int, int],
                    fill: tuple[int, int, int] | None = None) -> np.ndarray:
-        """A found cell as the model's training crops show one: the box (cut parts filled with
-        `fill`, see crop), resized to their side, so a written crop is a single-cell image like
-        any other."""
-        return resize_to_input(crop(rgb, box, fill), self.model.crop_px)
+        return cell_image(rgb, box, self.model.crop_px, fill)
+
+    def wants(self, width: int, height: int) -> bool:
+        """Whether an image of this size is searched for cells (with `only_fields`, a
+        single-cell image of a mixed folder is classified as one cell)."""
+        return not self.only_fields or looks_like_field(width, height)
 
     def search(self, rgb: np.ndarray) -> FieldCells:
         default = self.default_um_per_px
@@ -327,6 +345,19 @@ class FieldSearch:
                            f"{default:.4g} µm per pixel, the median of the {len(self.measured)} "
                            "fields measured before it in this run"]
         return found
+
+
+def hand_box(drawn: tuple[int, int, int, int],
+             side: int | None = None) -> tuple[int, int, int, int]:
+    """The crop box of a cell a person drew a box around: a square centred on the drawing, of
+    the side the field's found cells have (the model's crop at the field's scale) when known,
+    else of the drawing's longer side."""
+    x, y, w, h = drawn
+    if w <= 0 or h <= 0:
+        raise ValueError(f"a drawn box needs a positive size, not {drawn}")
+    side = int(side) if side else max(w, h)
+    cx, cy = x + w / 2, y + h / 2
+    return round(cx - side / 2), round(cy - side / 2), side, side
 
 
 def flag_field(result: ImageResult, width: int, height: int) -> None:

@@ -119,8 +119,9 @@ def _field_columns(result: ImageResult) -> dict[str, object]:
     if box is not None:
         cells.update(box_x=box[0], box_y=box[1], box_w=box[2], box_h=box[3],
                      box_cut=int(bool(extra.get("cut"))))
-    if "um_per_px" in extra:
-        cells.update(um_per_px=_fmt(float(extra["um_per_px"]), 4),  # type: ignore[arg-type]
+    if "um_per_px" in extra:  # None: a cell boxed by hand (no scale of its own)
+        um = extra["um_per_px"]
+        cells.update(um_per_px=_fmt(float(um), 4) if um is not None else "",  # type: ignore[arg-type]
                      scale_source=extra.get("scale_source", ""))
     if extra.get("crop_path"):
         cells["crop_path"] = printable(str(extra["crop_path"]))

@@ -18,10 +18,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from marrow_desktop.core.case_report import CaseReport
+from marrow_desktop.core.cells import box_of
 from marrow_desktop.core.defaults import MIN_BLAST_COUNT
 from marrow_desktop.core.differential import Share
 from marrow_desktop.core.report import atomic_write
 from marrow_desktop.core.report_csv import CELLS_CSV, write_cells_csv
+from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import BLAST, NOT_COUNTED
 
 SUMMARY_HTML = "report.html"
@@ -32,6 +34,23 @@ _ENV = Environment(loader=PackageLoader("marrow_desktop.core", "templates"),
                    autoescape=select_autoescape(["html", "j2"]), trim_blocks=False,
                    keep_trailing_newline=True)
 
+
+
+def _cell_name(result: ImageResult) -> str:
+    """A cell as the report names it: its file, and where in a field photograph."""
+    box = box_of(result.region)
+    name = Path(result.path).name
+    return f"{name} @{box[0] + box[2] // 2},{box[1] + box[3] // 2}" if box else name
+
+
+def _fields_text(report: CaseReport) -> str:
+    """' · 4 cells found in 3 field photographs' ('' when there are none)."""
+    found = [c.result for c in report.cells if c.result.region]
+    if not found:
+        return ""
+    fields = len({r.path for r in found})
+    return (f" · {len(found)} cell{'s' if len(found) != 1 else ''} found in {fields} field "
+            f"photograph{'s' if fields != 1 else ''}")
 
 def _num(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.6f}"
@@ -134,7 +153,8 @@ def _context(report: CaseReport) -> dict[str, Any]:
                  f"confidence below {t.min_confidence:.0%}, margin between the two most "
                  f"likely classes below {t.min_margin:.0%}, unlike the training images, or a "
                  f"quality problem at blur threshold {report.blur_threshold:g}"),
-        "waiting_names": [Path(c.result.path).name for c in waiting[:MAX_LISTED]],
+        "waiting_names": [_cell_name(c.result) for c in waiting[:MAX_LISTED]],
+        "fields_text": _fields_text(report),
         "waiting_more": (f" … and {len(waiting) - MAX_LISTED} more (see {CELLS_CSV})"
                          if len(waiting) > MAX_LISTED else ""),
         "verification": (drawn, reviewed, agreed),

@@ -24,8 +24,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+
+from marrow_desktop.core.cells import box_of, split_cell_id, split_cell_path
 from marrow_desktop.core.errors import MarrowError
+from marrow_desktop.core.fields import cell_image
 from marrow_desktop.core.hashing import sha256_bytes, sha256_file
+from marrow_desktop.core.imageio import decode_image
 from marrow_desktop.core.report import atomic_write, safe_cell, unsafe_cell
 from marrow_desktop.core.review import EXCLUDED, Review
 from marrow_desktop.core.text import printable
@@ -184,7 +189,7 @@ def export_training_set(
             try:
                 row = _export_one(out, path, sha, predicted, review, include_unreviewed, link,
                                   old, taken, summary)
-            except OSError as exc:
+            except (OSError, MarrowError) as exc:
                 summary.failed.append(f"{path}: {exc}")
                 row = None
             if isinstance(row, dict):
@@ -245,7 +250,8 @@ def _export_one(out: Path, path: str, sha: str, predicted: str, review: Review |
     if not _SAFE_CLASS.match(label):
         summary.failed.append(f"{path}: class {label!r} cannot be a folder name")
         return None
-    source = Path(path)
+    source_file, region = split_cell_path(path)
+    source = Path(source_file)
     row = {"source": printable(os.path.abspath(path)), "sha256": sha, "final_class": label,
            "label_source": "reviewed" if review is not None else "model",
            "reviewer": review.reviewer if review is not None else "",
@@ -254,10 +260,13 @@ def _export_one(out: Path, path: str, sha: str, predicted: str, review: Review |
         summary.kept += 1
         return {"dest": old["dest"], **row}
     data = source.read_bytes()
-    if sha256_bytes(data) != sha:
+    if sha256_bytes(data) != split_cell_id(sha)[0]:
         summary.failed.append(f"{printable(path)}: the file changed since it was classified "
                               "or reviewed")
         return None
+    name = source.name
+    if region:  # a cell of a field photograph: its crop, as the model saw it
+        data, name = _region_png(data, source, region)
     if old is not None:
         _remove(out, out / old["dest"])
         summary.moved += old["final_class"] != label
@@ -265,13 +274,24 @@ def _export_one(out: Path, path: str, sha: str, predicted: str, review: Review |
         summary.failed.append(f"{printable(path)}: class folder {label} leads outside the "
                               "export folder (a symbolic link); not written")
         return None
-    dest, present = _free_name(out / label, source.name, sha, taken)
+    dest, present = _free_name(out / label, name, sha, taken)
     if present:
         summary.kept += old is None
     else:
         summary.linked += _place(source, dest, data, link)
         summary.written += 1
     return {"dest": dest.relative_to(out).as_posix(), **row}
+
+
+def _region_png(data: bytes, source: Path, region: str) -> tuple[bytes, str]:
+    """A field's cell as a PNG (core.fields.cell_image) and its file name."""
+    box = box_of(region)
+    assert box is not None
+    rgb = cell_image(decode_image(data, source.name).rgb, box)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"cannot encode the cell at {region} as PNG")
+    return png.tobytes(), f"{source.stem}_cell_{box[0]}_{box[1]}.png"
 
 
 def _remove(out: Path, path: Path) -> None:

@@ -17,7 +17,9 @@ class BatchSummary:
     elapsed: float
     quality_only: bool
     error: str = ""
-    fields: int = 0  # images that look like smear-field photographs (core.fields)
+    fields: int = 0  # images that look like field photographs, classified as one cell
+    found: int = 0  # cells found in field photographs (field search on)
+    searched: int = 0  # field photographs whose cells were found
 
     @property
     def rate(self) -> float:

@@ -208,7 +208,7 @@ class CaseController(QObject):
 
     def export_training(self, folder: str, include_unreviewed: bool = False) -> int:
         cells = [(c.path, c.cell_id, c.predicted) for c in self.session.case.cells
-                 if c.cell_id and (c.review or c.predicted)]
+                 if c.cell_id and c.counted and (c.review or c.predicted)]
         if not cells:
             self.view.show_message("No classified or reviewed cells to export.")
             return 0

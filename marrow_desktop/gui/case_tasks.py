@@ -58,6 +58,7 @@ class StoredState:
 
     results: list[ImageResult] = field(default_factory=list)
     reviews: dict[str, Review] = field(default_factory=dict)  # cell id -> review
+    regions: dict[str, str] = field(default_factory=dict)  # cell id -> 'added'/'removed'
     hashes: dict[str, str] = field(default_factory=dict)  # path -> content hash, where known
     checked: int = 0
     case: CaseInfo | None = None
@@ -93,6 +94,7 @@ def lookup_stored(paths: Sequence[str], store: ResultStore | None, model_sha256:
         state.case = handle.case()
     if reader is not None and handle is not None:
         state.reviews = reader.reviews(handle.case_id)
+        state.regions = reader.case_regions(handle.case_id)
         _find_moved(state, known, paths, handle.folder, state.case)
     state.hashes = known
     return state
@@ -160,11 +162,14 @@ def sign_case(handle: CaseHandle, who: str, note: str, reopen: bool, spec: Model
 
 
 def record_case(handle: CaseHandle, action: str, who: str, note: str = "",
-                spec: ModelSpec | None = None, details: str | None = None) -> CaseInfo:
-    """A case-level trail entry: details changed, model switched, a warning acknowledged."""
+                spec: ModelSpec | None = None, details: str | None = None, cid: str = "",
+                path: str = "") -> CaseInfo:
+    """A case-level trail entry: details changed, model switched, a warning acknowledged, a
+    cell of a field added or removed by hand (`cid`, `path`)."""
     name, identity = (spec.name, spec.identity) if spec is not None else ("", "")
     return handle.writer().record(handle.case_id, action, who, note, name, identity,
-                                  details=details, allow_signed=action == audit.ACKNOWLEDGE)
+                                  details=details, cid=cid, path=path,
+                                  allow_signed=action == audit.ACKNOWLEDGE)
 
 
 def audit_trail(handle: CaseHandle, cid: str = "") -> tuple[list[AuditEntry], AuditCheck]:

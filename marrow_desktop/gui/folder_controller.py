@@ -146,6 +146,7 @@ class FolderController(QObject):
         case = self.session.case
         case.set_hashes(state.hashes)
         self.model.update_results(state.results)
+        case.set_case_regions(state.regions)
         case.set_case_reviews(state.reviews,
                               keep=lambda c: self.reviews.unchanged_since(c.path, state.started))
         classified = sum(1 for r in state.results if r.classified)
@@ -178,15 +179,20 @@ class FolderController(QObject):
             text = f"{what} cancelled after {summary.done:,} of {summary.total:,} images{errors}"
         else:
             stored = summary.done - summary.computed
-            restored = f" ({stored:,} from the results store)" if stored else ""
-            text = (f"{what} of {summary.done:,} images done in "
-                    f"{format_duration(summary.elapsed)}{restored}{errors}")
+            restored = f" ({stored:,} from the results store)" if stored > 0 and \
+                not summary.found else ""
+            found = (f" · {summary.found:,} cell{'s' if summary.found != 1 else ''} found in "
+                     f"{summary.searched:,} field "
+                     f"photograph{'s' if summary.searched != 1 else ''}") if summary.found else ""
+            text = (f"{what} of {summary.done:,} image{'s' if summary.done != 1 else ''} done in "
+                    f"{format_duration(summary.elapsed)}{restored}{found}{errors}")
         self.view.show_message(text, 15000)
         if summary.fields:
             what = "1 image looks" if summary.fields == 1 else f"{summary.fields:,} images look"
             self.session.errors.note(
-                f"{what} like a field photograph, not one cell: `marrow classify FOLDER --fields "
-                "--crops-dir CROPS -o cells.csv` finds the cells (then open CROPS)",
+                f"{what} like a field photograph, not one cell: turn on Settings ▸ Folders ▸ "
+                "Find cells in field photographs and classify again to find and count its "
+                "cells",
                 "warning", 30000)
         if not summary.quality_only and not summary.cancelled:
             self.view.hide_welcome()

@@ -1,10 +1,11 @@
 """The main window: builds the widgets, lays them out and hands the work to controllers.
 
 Layout: the image browser (and the gallery by class, a second tab) in the centre under the info
-bars (model, case, lab-shift warning, welcome); the classification panel, the quality inspector
-and the differential count as docks on the right (movable, floatable; the layout is remembered).
-The window implements the small view protocols its controllers are given (review, case, lab,
-folder, selection); the controllers own the behaviour.
+bars (model, case, lab-shift warning, welcome); the classification panel, the quality
+inspector, the differential count and the field view (smear photographs) as docks on the right
+(movable, floatable; the layout is remembered). The window implements the small view
+protocols its controllers are given (review, case, lab, folder, selection, field); the
+controllers own the behaviour.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from marrow_desktop.gui import theme
 from marrow_desktop.gui.actions import Actions
 from marrow_desktop.gui.case_controller import CaseController
 from marrow_desktop.gui.errors import ErrorChannel
+from marrow_desktop.gui.field_controller import FieldController
 from marrow_desktop.gui.folder_controller import FolderController
 from marrow_desktop.gui.lab_controller import LabController
 from marrow_desktop.gui.review_controller import ReviewController, ReviewState, signed_text
@@ -42,6 +44,7 @@ from marrow_desktop.gui.widgets.browser_view import BrowserView
 from marrow_desktop.gui.widgets.class_gallery import ClassGallery
 from marrow_desktop.gui.widgets.classification_panel import ClassificationPanel
 from marrow_desktop.gui.widgets.differential_panel import DifferentialPanel
+from marrow_desktop.gui.widgets.field_view import FieldView
 from marrow_desktop.gui.widgets.info_bar import InfoBar
 from marrow_desktop.gui.widgets.inspector_panel import InspectorPanel
 from marrow_desktop.gui.widgets.thumbnail_model import ThumbnailModel
@@ -94,7 +97,10 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("Image quality", "inspectorDock", self.inspector)
         self.differential_dock = self._dock("Differential count", "differentialDock",
                                             self.differential)
-        for dock in (self.classification_dock, self.inspector_dock, self.differential_dock):
+        self.field_view = FieldView()
+        self.field_dock = self._dock("Field", "fieldDock", self.field_view)
+        for dock in (self.classification_dock, self.inspector_dock, self.differential_dock,
+                     self.field_dock):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
 
         self.actions = Actions(self)
@@ -103,7 +109,8 @@ class MainWindow(QMainWindow):
         if self.actions.view_menu is not None:
             self.actions.view_menu.addActions([self.classification_dock.toggleViewAction(),
                                                self.inspector_dock.toggleViewAction(),
-                                               self.differential_dock.toggleViewAction()])
+                                               self.differential_dock.toggleViewAction(),
+                                               self.field_dock.toggleViewAction()])
             self.actions.view_menu.addSeparator()
             self.actions.view_menu.addAction(self.actions.reset_layout)
         self.batch_bar = BatchBar()
@@ -121,6 +128,8 @@ class MainWindow(QMainWindow):
         self.cases.lab_warning_open = self.lab.warning_open
         self.folders = FolderController(self.session, self.model, self.actions, self.reviews,
                                         self, settings, self)
+        self.fields = FieldController(self.session, self.field_view, self.field_dock,
+                                      self.reviews, self, self)
         self.dialogs = WindowDialogs(self)
         self.layout_state = WindowLayout(self)
         self._connect()
@@ -155,6 +164,7 @@ class MainWindow(QMainWindow):
         for grid in (self.browser.grid, self.gallery.grid):
             grid.selectionModel().selectionChanged.connect(self.reviews.update_ui)
         self.selection.changed.connect(self.reviews.update_ui)
+        self.selection.changed.connect(self.fields.set_current)
         self.browser.nextInQueueRequested.connect(self._select_next_in_queue)
         self.gallery.reclassifyRequested.connect(self.reviews.review_paths)
         self.classification.review.reviewRequested.connect(self.reviews.review)
@@ -236,6 +246,15 @@ class MainWindow(QMainWindow):
 
     def known_cell_id(self, path: str) -> str:
         return self.selection.known_cell_id(path)
+
+    def select_cell(self, path: str) -> None:
+        """Make a cell current (a box clicked in the field view), in the browser when the
+        gallery does not show it."""
+        if self.active_view() is self.gallery and self.gallery.select_path(path):
+            return
+        self.views.setCurrentWidget(self.browser)
+        if not self.browser.select_path(path):
+            self.selection.set_current(path)
 
     def after_review(self, reviewed: str) -> None:
         """After a one-cell review, go on to the next cell needing review (or the next one)."""

@@ -111,6 +111,9 @@ class SelectionController(QObject):
                                          analysis.probabilities, analysis.cam,
                                          analysis.class_index,
                                          item.reasons if item is not None else ())
+        if item is not None and item.is_field:
+            shown = [c for c in self.model.case.field_cells(item.path) if not c.removed]
+            self.classification.show_field(item.name, len(shown))
         self.inspector.set_image(analysis.display, analysis.quality)
         self._distribution.start()
 

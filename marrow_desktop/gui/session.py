@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from marrow_desktop.core import audit
 from marrow_desktop.core.case import Case
 from marrow_desktop.core.case_files import CaseHandle
+from marrow_desktop.core.cells import region_of
 from marrow_desktop.core.discovery import skipped_lines
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.signing import SigningError
@@ -81,6 +82,7 @@ class Session(QObject):
         self._batch_state: dict[str, float] = {}
         self._batch_error = ""
         self.batch_done = 0
+        self._last_source = ""  # the file of the last result (a field's cells: one image)
         self._classify_when_ready = False
         self._closed = False
         self.open_store()
@@ -246,19 +248,23 @@ class Session(QObject):
             self.errors.note(f"No model to classify with: {self.model_error or 'not loaded'}",
                              "warning")
             return False
-        todo = list(self.case.paths() if paths is None else paths)
+        prefs = self.settings.preferences()
+        todo = list(self.case.run_paths(prefs.find_cells) if paths is None else paths)
         if not todo:
             self.errors.note("No images to run.")
             return False
-        prefs = self.settings.preferences()
         classifier = None if quality_only else self.classifier
+        fields = tasks.field_search(self.classifier, prefs.um_per_px) if prefs.find_cells \
+            else None
+        self._last_source = ""
         self.batch_done = 0
         self._batch_state = {"start": time.monotonic(), "total": len(todo), "computed": 0,
-                             "errors": 0, "fields": 0, "quality_only": quality_only}
+                             "errors": 0, "fields": 0, "found": 0, "searched": 0,
+                             "quality_only": quality_only}
         self._batch_error = ""
         self._batch = self.batch_runner.stream(
             tasks.batch_results, todo, classifier, self.store, prefs.batch_size,
-            self.settings.thresholds(), on_chunk=self._batch_chunk,
+            self.settings.thresholds(), fields, on_chunk=self._batch_chunk,
             on_finished=self._batch_finished, on_error=self._batch_failed, interval=0.15,
             max_chunk=1000)
         self.batchStarted.emit(len(todo), quality_only)
@@ -269,7 +275,15 @@ class Session(QObject):
             self._batch.cancel()
 
     def _batch_chunk(self, results: list[ImageResult]) -> None:
-        self.batch_done += len(results)
+        for r in results:  # images done: the cells of a field come from one image of the run
+            if r.path != self._last_source or not r.region:
+                self.batch_done += 1
+                self._batch_state["searched"] += int(bool(r.region) and r.extra.get(
+                    "scale_source") != "by hand")
+            self._last_source = r.path
+        self._batch_state["found"] += sum(1 for r in results if r.region and r.extra.get(
+            "scale_source") != "by hand")
+        self.batch_done = min(self.batch_done, int(self._batch_state["total"]))
         self._batch_state["computed"] += sum(1 for r in results if not r.from_store)
         self._batch_state["errors"] += sum(1 for r in results if not r.ok)
         self._batch_state["fields"] += sum(1 for r in results if r.extra.get("field"))
@@ -286,13 +300,16 @@ class Session(QObject):
             total=int(state["total"]), done=self.batch_done, computed=int(state["computed"]),
             errors=int(state["errors"]), cancelled=cancelled,
             elapsed=time.monotonic() - state["start"], quality_only=bool(state["quality_only"]),
-            error=self._batch_error, fields=int(state["fields"]))
+            error=self._batch_error, fields=int(state["fields"]), found=int(state["found"]),
+            searched=int(state["searched"]))
         self.batchFinished.emit(summary)
 
     # the selected image ----------------------------------------------------------------------
     def analyze(self, path: str, target: str = "top") -> None:
+        cell = self.case.cell(path)
         self.tasks.submit(tasks.analyze_image, path, self.classifier, self.settings.thresholds(),
                           self.store, target, channel="analysis", pass_ticket=True,
+                          field=cell is not None and cell.is_field,
                           on_result=self._analysis,
                           on_error=lambda exc: self.analysisFailed.emit(path, str(exc)))
         self.tasks.invalidate("cam")
@@ -364,6 +381,34 @@ class Session(QObject):
             self.acknowledged.add(self.spec.identity)
         self.writer.submit(case_tasks.record_case, handle, action, who, note, self.spec,
                            details, on_result=self._set_info,
+                           on_error=lambda exc: self.errors.report(exc, "Not recorded"))
+
+    # cells of field photographs, by hand --------------------------------------------------------
+    def add_cell(self, field_path: str, box: tuple[int, int, int, int], who: str) -> str:
+        """A cell the search missed: added to the case, recorded (audit 'add_cell') and
+        classified; returns its path ('' when the case cannot be changed)."""
+        if self._case_ready("Cell not added") is None:
+            return ""
+        cell = self.case.add_region(field_path, region_of(box))
+        self._record_region(audit.ADD_CELL, who, cell)
+        if not self.classify([cell.path]):
+            self.errors.note("The added cell is classified with the next run (Classify).")
+        return cell.path
+
+    def remove_cell(self, path: str, who: str, removed: bool = True) -> None:
+        """Delete a false detection (audit 'remove_cell'), or bring a deleted cell back."""
+        if self._case_ready("Cell not removed") is None:
+            return
+        cell = self.case.set_removed(path, removed)
+        if cell is not None:
+            self._record_region(audit.REMOVE_CELL if removed else audit.ADD_CELL, who, cell)
+
+    def _record_region(self, action: str, who: str, cell) -> None:
+        handle = self.handle
+        if handle is None or not cell.cell_id:
+            return
+        self.writer.submit(case_tasks.record_case, handle, action, who, "", self.spec, None,
+                           cell.cell_id, cell.path, on_result=self._set_info,
                            on_error=lambda exc: self.errors.report(exc, "Not recorded"))
 
     def _set_info(self, info: CaseInfo) -> None:

@@ -81,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Images decoded and classified together", "Model", 1, 256),
     Setting("recursive", "browser/recursive", True, "Include sub-folders",
             "Opening a folder also lists the images in its sub-folders", "Folders"),
+    Setting("find_cells", "fields/find_cells", True, "Find cells in field photographs",
+            "An image much larger than one cell (a photograph of a smear field) is searched "
+            "for nucleated cells, and each cell found is classified and counted", "Folders"),
+    Setting("um_per_px", "fields/um_per_px", 0.0, "Field scale (µm per pixel)",
+            "Your camera's micrometres per pixel; 0 measures the scale from the red cells of "
+            "each field", "Folders", 0.0, 10.0, 0.01, 4),
     Setting("blur_threshold", "quality/blur_threshold", defaults.BLUR_THRESHOLD,
             "Blur threshold", "Variance of the Laplacian (at 256 px) below which an image is "
             "blurry", "Review queue", 0.0, 200.0, 0.5, 1),

@@ -17,8 +17,16 @@ import cv2
 import numpy as np
 
 from marrow_desktop.core.batch import run_batch
+from marrow_desktop.core.cells import box_of, split_cell_path
 from marrow_desktop.core.discovery import find_images
-from marrow_desktop.core.fields import flag_field
+from marrow_desktop.core.fields import (
+    MATEK_CROP_PX,
+    MATEK_RED_CELL_PX,
+    FieldSearch,
+    ModelScale,
+    cell_image,
+    flag_field,
+)
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, read_bytes
 from marrow_desktop.core.model_spec import ModelSpec
@@ -149,16 +157,27 @@ def iter_images(sources: Sequence[str], recursive: bool = True,
         yield str(path)
 
 
+def field_search(classifier: SerializedClassifier | None,
+                 um_per_px: float = 0.0) -> FieldSearch:
+    """How the viewer searches field photographs: only images that look like fields, at the
+    model's crop scale, with the user's micrometres per pixel (0: measured from red cells)."""
+    scale = ModelScale.from_info(classifier.spec.info) if classifier is not None \
+        else ModelScale(MATEK_RED_CELL_PX, MATEK_CROP_PX)
+    return FieldSearch(scale, um_per_px=um_per_px or None, only_fields=True)
+
+
 def batch_results(paths: Sequence[str], classifier: SerializedClassifier | None,
                   store: ResultStore | None, batch_size: int,
-                  thresholds: QualityThresholds) -> Iterator[ImageResult]:
-    """The folder run: core.batch.run_batch with the loaded model (None: quality only)."""
+                  thresholds: QualityThresholds,
+                  fields: FieldSearch | None = None) -> Iterator[ImageResult]:
+    """The folder run: core.batch.run_batch with the loaded model (None: quality only); with
+    `fields`, the cells of field photographs are found and classified one by one."""
     spec = classifier.spec if classifier is not None else None
     yield from run_batch(
         (Path(p) for p in paths), classifier,
         classes=spec.classes if spec else (), model_sha256=spec.model_sha256 if spec else "",
         model_name=spec.name if spec else "", store=store, batch_size=batch_size,
-        thresholds=thresholds,
+        thresholds=thresholds, fields=fields,
     )
 
 
@@ -204,14 +223,23 @@ def _display_cam(explanation: Explanation, display: np.ndarray) -> np.ndarray:
 
 def analyze_image(path: str, classifier: SerializedClassifier | None, thresholds: QualityThresholds,
                   store: ResultStore | None = None, target: str = "top",
-                  ticket: Ticket | None = None) -> Analysis | None:
-    """Decode, measure quality, classify and explain one image (None when superseded)."""
-    data = read_bytes(path)
+                  ticket: Ticket | None = None, field: bool = False) -> Analysis | None:
+    """Decode, measure quality, classify and explain one image (None when superseded).
+
+    A cell of a field ('field.jpg#cell=x,y,w,h') is cut as the batch cuts it; a field whose
+    cells are the case's (`field`) is shown and measured, not classified as one cell."""
+    source, region = split_cell_path(path)
+    data = read_bytes(source)
     sha = sha256_bytes(data)
-    rgb = decode_image(data, path).rgb
+    rgb = decode_image(data, source).rgb
+    if region:
+        rgb = cell_image(rgb, box_of(region), field_search(classifier).model.crop_px)  # type: ignore[arg-type]
     quality = assess(rgb, thresholds)
-    result = ImageResult(path=path, content_sha256=sha, quality=quality)
-    flag_field(result, rgb.shape[1], rgb.shape[0])
+    result = ImageResult(path=source, content_sha256=sha, region=region, quality=quality)
+    if field:
+        classifier = None
+    else:
+        flag_field(result, rgb.shape[1], rgb.shape[0])
     analysis = Analysis(path, sha, display_copy(rgb), rgb, quality, result)
     if ticket is not None and ticket.stale:
         return None
@@ -228,9 +256,31 @@ def analyze_image(path: str, classifier: SerializedClassifier | None, thresholds
         result.probabilities = probs
         result.classes = tuple(spec.classes)
         result.model_sha256 = spec.model_sha256
-    if store is not None:
-        _remember(store, result, path, classifier)
+    if store is not None and not field:
+        _remember(store, result, source, classifier)
     return analysis
+
+
+@dataclass
+class FieldPicture:
+    """A field photograph as the field view shows it."""
+
+    path: str
+    display: np.ndarray  # RGB, longest side <= FIELD_DISPLAY_MAX
+    scale: float  # display pixels per source pixel
+    width: int  # the source's size
+    height: int
+
+
+FIELD_DISPLAY_MAX = 2048
+
+
+def field_picture(path: str) -> FieldPicture:
+    """Decode a field photograph for the field view (boxes are drawn in source pixels)."""
+    rgb = decode_image(read_bytes(path), path).rgb
+    display = display_copy(rgb, FIELD_DISPLAY_MAX)
+    return FieldPicture(path, display, display.shape[1] / rgb.shape[1], rgb.shape[1],
+                        rgb.shape[0])
 
 
 def _remember(store: ResultStore, result: ImageResult, path: str,

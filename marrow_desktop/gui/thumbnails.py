@@ -8,6 +8,7 @@ cells now on screen are decoded first and requests for cells scrolled past fall 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import warnings
 from collections import OrderedDict, deque
@@ -18,7 +19,9 @@ from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
-from marrow_desktop.core.imageio import MAX_PIXELS, read_bytes
+from marrow_desktop.core.cells import box_of, split_cell_path
+from marrow_desktop.core.fields import cell_image
+from marrow_desktop.core.imageio import MAX_PIXELS, decode_image, read_bytes
 from marrow_desktop.gui.workers import lower_thread_priority
 
 THUMB_SIZE = 104
@@ -29,8 +32,17 @@ def make_thumbnail(path: str, size: int = THUMB_SIZE) -> QImage:
 
     JPEGs are decoded at a fraction of their size (DCT scaling). Everything here is Pillow and
     numpy (which release the GIL or are brief), never QPainter, so thumbnail threads do not hold
-    up the GUI thread.
+    up the GUI thread. A cell of a field ('field.jpg#cell=x,y,w,h') is cut from the field as
+    the model sees it (core.fields.cell_image).
     """
+    source, region = split_cell_path(path)
+    if region:
+        stat = os.stat(source)
+        field = _decoded_field(source, stat.st_size, stat.st_mtime_ns)
+        rgb = cell_image(field, box_of(region))  # type: ignore[arg-type]
+        image = Image.fromarray(rgb)
+        image.thumbnail((size, size), Image.Resampling.BILINEAR)
+        return _rounded(np.asarray(image))
     data = read_bytes(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -49,6 +61,13 @@ def make_thumbnail(path: str, size: int = THUMB_SIZE) -> QImage:
         image.thumbnail((size, size), Image.Resampling.BILINEAR)
         image = ImageOps.exif_transpose(image) or image  # on the small image: cheap
     return _rounded(np.asarray(image))
+
+
+@functools.lru_cache(maxsize=2)
+def _decoded_field(path: str, size: int, mtime_ns: int) -> np.ndarray:
+    """A field photograph decoded once for the thumbnails of all its cells (the two latest
+    fields are kept; a changed file is decoded again)."""
+    return decode_image(read_bytes(path), path).rgb
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,6 +1,6 @@
 """The window's layout and view settings: restored at start, saved on close, reset on request
 (docks on the right: classification beside the quality inspector, the differential count
-tabbed with it), and the Grad-CAM and unsharp-mask choices remembered."""
+and the field view tabbed with it), and the Grad-CAM and unsharp-mask choices remembered."""
 
 from __future__ import annotations
 
@@ -50,14 +50,15 @@ class WindowLayout(QObject):
 
     def reset(self) -> None:
         w = self.window
-        docks = (w.classification_dock, w.inspector_dock, w.differential_dock)
+        docks = (w.classification_dock, w.inspector_dock, w.differential_dock, w.field_dock)
         for dock in docks:
             dock.setFloating(False)
             dock.show()
         w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, w.classification_dock)
         w.splitDockWidget(w.classification_dock, w.inspector_dock, Qt.Orientation.Horizontal)
-        if w.differential_dock not in w.tabifiedDockWidgets(w.inspector_dock):
-            w.tabifyDockWidget(w.inspector_dock, w.differential_dock)
+        for dock in (w.differential_dock, w.field_dock):
+            if dock not in w.tabifiedDockWidgets(w.inspector_dock):
+                w.tabifyDockWidget(w.inspector_dock, dock)
         w.inspector_dock.raise_()
         width = max(w.width(), 1000)
         w.resizeDocks([w.classification_dock, w.inspector_dock],

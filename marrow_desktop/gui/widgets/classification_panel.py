@@ -161,6 +161,14 @@ class ClassificationPanel(QWidget):
             return
         self.set_cam(cam, class_index, display)
 
+    def show_field(self, name: str, cells: int) -> None:
+        """A field photograph is selected: its cells are what is classified."""
+        self.class_name.setText("Field photograph")
+        self.detail.setText(f"{name}: {cells} cell{'s' if cells != 1 else ''} found, each "
+                            "classified and counted on its own; they follow this image in the "
+                            "browser and are boxed in the Field view (click a box to open it)."
+                            if cells else f"{name}: no cells found yet (Classify finds them).")
+
     def set_reasons(self, reasons: Sequence[str]) -> None:
         """The current cell's review reasons changed (a review, new thresholds)."""
         if tuple(reasons) != self._reasons:

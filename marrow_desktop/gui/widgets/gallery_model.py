@@ -140,6 +140,8 @@ class GalleryModel(QAbstractListModel):
         self._dirty = False
         groups: dict[str, list[Cell]] = {}
         for item in self.source.items():
+            if not item.counted:  # a field (its cells are shown) or a cell removed by hand
+                continue
             groups.setdefault(group_of(item), []).append(item)
         for items in groups.values():
             items.sort(key=_sort_key)

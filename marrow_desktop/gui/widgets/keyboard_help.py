@@ -23,6 +23,10 @@ VIEW_KEYS = (
     ("Drag on the cell image", "Pan the zoomed image"),
     ("Double-click on the cell image", "Toggle 100% / fit"),
     ("Drag cells onto a class (gallery)", "Relabel them"),
+    ("Click a box (field view)", "Open that cell of the field photograph"),
+    ("Delete (field view)", "Remove the selected box: not a cell (audited); again: restore"),
+    ("A, then drag (field view)", "Add a cell the search missed (audited); Esc cancels"),
+    ("F (field view)", "Fit the whole field; wheel and drag zoom and pan as on a cell"),
 )
 
 

@@ -144,9 +144,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
         else:
             painter.setFont(self.text_font)
-            painter.setPen(QColor(theme.BAD if item.error else "#94a3b8"))
+            painter.setPen(QColor(theme.BAD if item.error and not item.is_field else "#94a3b8"))
+            text = "field photograph" if item.is_field else (
+                "unreadable" if item.error else "not classified")
             painter.drawText(line1, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                             "unreadable" if item.error else "not classified")
+                             text)
         painter.setFont(self.name_font)
         painter.setPen(QColor("#1e3a8a" if selected else theme.MUTED))
         line2 = QRect(int(line1.left()), int(line1.bottom() + 2), int(line1.width()), 14)

@@ -130,6 +130,9 @@ class ThumbnailModel(QAbstractListModel):
 
     def tooltip(self, item: Cell) -> str:
         lines = [f"<b>{item.name}</b>", f"<span style='color:#64748b'>{item.path}</span>"]
+        if item.is_field:
+            lines.append("Field photograph: the cells found in it follow it in the browser "
+                         "(File order) and are shown on it in the Field view")
         if item.error:
             lines.append(f"<span style='color:#b91c1c'>{item.error}</span>")
         if item.classified:
@@ -161,6 +164,8 @@ class ThumbnailModel(QAbstractListModel):
             self.endResetModel()
         elif change.kind == "added":
             self._append(change.cells or ())
+        elif change.kind == "regions":
+            self.refilter()
         else:
             self._contents_changed(change.cells, resort=change.kind != "reviews"
                                    or self._filter.depends_on_review)
@@ -170,7 +175,8 @@ class ThumbnailModel(QAbstractListModel):
     def _append(self, new: Sequence[Cell]) -> None:
         if not new:
             return
-        if self._filter.active or self._sort_key != "name" or self._descending:
+        if self._filter.active or self._sort_key != "name" or self._descending \
+                or any(item.parent >= 0 for item in new):
             self.refilter()
             return
         first = len(self._rows)
@@ -314,13 +320,13 @@ class ThumbnailModel(QAbstractListModel):
             rank = 0 if item.needs_review and not item.review else (
                 1 if not item.review else 2)
             return (rank, item.confidence, item.order)
-        return (item.order,)
+        return item.rank
 
     def _compute_rows(self) -> tuple[list[int], dict[int, int]]:
         f = self._filter
         indices = [i for i, item in enumerate(self.case.cells)
-                   if not f.active or self._accepts(item)]
-        if self._sort_key != "name" or self._descending:
+                   if not item.removed and (not f.active or self._accepts(item))]
+        if self._sort_key != "name" or self._descending or self.case.has_fields:
             keyed = [(self._sort_value(self.case.cells[i]), i) for i in indices]
             present = [pair for pair in keyed if pair[0] is not None]
             present.sort(key=lambda pair: pair[0], reverse=self._descending)

@@ -10,6 +10,7 @@ controllers own the behaviour.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
@@ -276,10 +277,10 @@ class MainWindow(QMainWindow):
         self.classification.review.history_button.setEnabled(state.history)
 
     def show_counts(self, needs: int, unreviewed: int, rule: str, sentence: str,
-                    differential: Differential | None) -> None:
+                    differential: Callable[[], Differential]) -> None:
         self.browser.set_queue(needs, unreviewed, rule)
         if self.differential.isVisible() or not self.isVisible():
-            self.differential.set_differential(differential)
+            self.differential.set_differential(differential())
             self.differential.set_queue(needs, unreviewed, rule, sentence)
 
     def _select_next_in_queue(self) -> None:

@@ -9,6 +9,7 @@ session's writer thread. Which actions are enabled is gui/enablement.enabled_act
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,7 +66,7 @@ class ReviewView(Protocol):
     def after_review(self, reviewed: str) -> None: ...
     def show_review_state(self, state: ReviewState) -> None: ...
     def show_counts(self, needs: int, unreviewed: int, rule: str, sentence: str,
-                    differential: Differential | None) -> None: ...
+                    differential: Callable[[], Differential]) -> None: ...
     def show_message(self, text: str, timeout: int = 8000) -> None: ...
     def dialog_parent(self) -> QWidget: ...
 
@@ -306,5 +307,5 @@ class ReviewController(QObject):
         table = spec.info.get("validation_selective") if spec is not None else None
         self.view.show_counts(needs, unreviewed, rule_text(case.thresholds, case.blur_threshold),
                               selective_sentence(table, case.thresholds),
-                              self.current_differential())
+                              self.current_differential)  # counted only where it is shown
         self.update_ui()

@@ -110,7 +110,7 @@ def test_a_field_photographs_cells_are_cells_of_the_case(qtbot, make_window, mod
     x, y, w, h = (int(v) for v in added[0].region.split(","))
     assert w == h == false.result.extra["box"][2]  # the field's crop size, centred on the box
     tolerance = 2 / canvas._factor() + 1  # screen pixels are rounded
-    assert abs(x + w / 2 - 85) < tolerance and abs(y + h / 2 - 85) < tolerance
+    assert abs(x + w / 2 - 80) < tolerance and abs(y + h / 2 - 80) < tolerance
     assert _trail(window)[-1].action == audit.ADD_CELL
     assert _trail(window)[-1].path == added[0].path
     assert case.differential().cells == 5

@@ -247,3 +247,38 @@ def test_corrupt_image_reports_error_without_crashing(qtbot, make_window, model_
     summary = run_batch(qtbot, window)
     assert summary.done == 22 and summary.errors == 1
     assert window.model.item_for(str(image_folder / "AAA_broken.jpg")).error
+
+
+def test_counts_under_the_grid_change_without_a_relayout(qtbot, make_window, model_settings,
+                                                         image_folder):
+    """A new count text must not relayout the browser: Qt then repaints the whole grid, which
+    a run did at every batch of results (benchmarks/bench_gui.py)."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject
+    from PySide6.QtWidgets import QLabel
+
+    window = make_window(model_settings, image_folder)
+    wait_listed(qtbot, window, 21)
+    requests = []
+
+    class Watch(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.LayoutRequest:
+                requests.append(obj)
+            return False
+
+    watch = Watch()
+    window.browser.installEventFilter(watch)
+    QCoreApplication.sendPostedEvents()
+    requests.clear()
+    window.browser.count_label.setText("21 images · 5 classified · 0 reviewed")
+    window.browser.queue_label.setText("<b>3</b> of 5 cells needing review left")
+    QCoreApplication.sendPostedEvents()
+    assert requests == []
+    assert window.browser.queue_label.text().startswith("<b>3</b>")
+    label = QLabel("a label", window.browser)  # what a QLabel does, for contrast
+    label.show()
+    QCoreApplication.sendPostedEvents()
+    requests.clear()
+    label.setText("a much longer text than before")
+    QCoreApplication.sendPostedEvents()
+    assert requests

@@ -9,6 +9,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 
 from marrow_desktop.gui import theme
 
+#: How often a run's progress is drawn (results arrive every 0.15 s).
+REDRAWS_PER_S = 4
+
 
 def format_duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
@@ -42,6 +45,7 @@ class BatchBar(QWidget):
         self.done = 0
         self._start = 0.0
         self._window: list[tuple[float, int]] = []
+        self._shown = 0.0
         self.setVisible(False)
 
     @property
@@ -52,6 +56,7 @@ class BatchBar(QWidget):
         self.total, self.done = total, 0
         self._start = time.monotonic()
         self._window = [(self._start, 0)]
+        self._shown = 0.0  # when the progress was last drawn
         self.title.setText(title)
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(0)
@@ -60,8 +65,13 @@ class BatchBar(QWidget):
         self.setVisible(True)
 
     def advance(self, done: int) -> None:
+        """Show the progress, at most REDRAWS_PER_S times a second (QProgressBar.setValue
+        repaints the window's pending changes at once, in the caller's slot)."""
         now = time.monotonic()
         self.done = done
+        if now - self._shown < 1 / REDRAWS_PER_S and done < self.total:
+            return
+        self._shown = now
         self.progress.setValue(done)
         self._window.append((now, done))
         while len(self._window) > 2 and now - self._window[0][0] > 5.0:

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListView,
     QToolButton,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from marrow_desktop.core.review import EXCLUDED
 from marrow_desktop.core.taxonomy import full_name
+from marrow_desktop.gui.widgets.status_text import StatusText
 from marrow_desktop.gui.widgets.thumbnail_delegate import ThumbnailDelegate
 from marrow_desktop.gui.widgets.thumbnail_model import (
     FLAG_FILTERS,
@@ -91,8 +91,10 @@ class BrowserView(QWidget):
         self.order_button = QToolButton(toolTip="Ascending / descending order", checkable=True)
         self.order_button.setText("↑")
         self.order_button.setAutoRaise(True)
-        self.count_label = QLabel(objectName="muted")
-        self.queue_label = QLabel(objectName="muted")
+        # counts change all through a run: StatusText, not QLabel (whose every new text
+        # repaints the whole grid)
+        self.count_label = StatusText()
+        self.queue_label = StatusText(align_right=True)
         self.queue_button = QToolButton(text="Next to review ▸", autoRaise=True,
                                         toolTip="Select the next cell that needs review (N)")
         self.queue_button.clicked.connect(self.nextInQueueRequested)
@@ -124,9 +126,8 @@ class BrowserView(QWidget):
         layout.addWidget(self.grid, 1)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(self.count_label)
-        bottom.addStretch(1)
-        bottom.addWidget(self.queue_label)
+        bottom.addWidget(self.count_label, 1)
+        bottom.addWidget(self.queue_label, 1)
         bottom.addWidget(self.queue_button)
         layout.addLayout(bottom)
 
@@ -195,12 +196,12 @@ class BrowserView(QWidget):
     def set_queue(self, needs: int, unreviewed: int, rule: str) -> None:
         """Show how many cells need review (and how many of them are still unreviewed)."""
         if needs:
-            self.queue_label.setText(f"<b>{unreviewed:,}</b> of {needs:,} cells needing review "
-                                     "left" if unreviewed else
-                                     f"All {needs:,} cells needing review are reviewed")
+            text = (f"<b>{unreviewed:,}</b> of {needs:,} cells needing review left"
+                    if unreviewed else f"All {needs:,} cells needing review are reviewed")
         else:
             classified = self.model.classified_count()
-            self.queue_label.setText("No classified cell needs review" if classified else "")
+            text = "No classified cell needs review" if classified else ""
+        self.queue_label.setText(text)
         self.queue_label.setToolTip(f"Queued for review: {rule}")
         self.queue_button.setEnabled(unreviewed > 0)
 

@@ -33,6 +33,10 @@ from marrow_desktop.gui.thumbnails import ThumbnailLoader
 ItemRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
 UNCLASSIFIED = "-"  # class filter value for images without a prediction
+#: Changes of up to this many rows are announced row by row: Qt repaints the whole grid for a
+#: change that spans several rows, but only a visible cell for a one-row change (a batch's
+#: results arrive a few at a time, mostly off screen; benchmarks/bench_gui.py).
+SINGLE_ROW_UPDATES = 64
 
 REVIEW_FILTERS = {"all": "Any review state", "unreviewed": "Not reviewed",
                   "reviewed": "Reviewed", "confirmed": "Confirmed", "corrected": "Corrected",
@@ -234,7 +238,11 @@ class ThumbnailModel(QAbstractListModel):
             rows = [0, len(self._rows) - 1] if self._rows else []
         else:
             rows = [r for r in (self._row_of.get(item.order) for item in items) if r is not None]
-        if rows:
+        if 0 < len(rows) <= SINGLE_ROW_UPDATES:  # only the cells on screen are repainted
+            for row in rows:
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
+        elif rows:
             self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
         if resort and (self._filter.active or self._sort_key != "name") \
                 and not self._refilter_timer.isActive():

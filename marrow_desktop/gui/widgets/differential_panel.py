@@ -240,6 +240,8 @@ class DifferentialPanel(QWidget):
         self.queue_detail.setVisible(bool(details))
 
     def set_differential(self, d: Differential | None) -> None:
+        if d is not None and d == self._diff:  # unchanged (a cell looked at again): no refill
+            return
         self._diff = d
         if d is not None and d.target != self.target():
             self.set_target(d.target)

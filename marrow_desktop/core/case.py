@@ -56,6 +56,7 @@ class Cell:
     parent: int = -1  # order of the field a found cell belongs to (-1: none)
     is_field: bool = False  # a field photograph whose cells are cells of the case
     removed: bool = False  # a found cell deleted by hand (not shown, not counted)
+    stale: bool = False  # found by an earlier search of its field, not by the latest one
 
     @property
     def cell_id(self) -> str:
@@ -112,7 +113,7 @@ class Cell:
     @property
     def counted(self) -> bool:
         """Part of the case's cells: not a field (its cells are) and not removed."""
-        return not self.is_field and not self.removed
+        return not self.is_field and not self.removed and not self.stale
 
     @property
     def rank(self) -> tuple[int, int, int]:
@@ -330,6 +331,22 @@ class Case:
         self._recompute([cell])
         self._emit("regions", [cell])
         return cell
+
+    def keep_found(self, found: Mapping[str, set[str]]) -> list[Cell]:
+        """After a run searched these fields (path -> regions found): their cells the search
+        no longer finds (another scale, say) are stale, not counted; cells added by hand stay."""
+        changed = []
+        for path, regions in found.items():
+            for cell in self.field_cells(path):
+                stale = cell.region not in regions and \
+                    self._regions.get(cell.cell_id) != "added"
+                if stale != cell.stale:
+                    cell.stale = stale
+                    self._recompute([cell])
+                    changed.append(cell)
+        if changed:
+            self._emit("regions", changed)
+        return changed
 
     def set_case_regions(self, regions: Mapping[str, str]) -> list[Cell]:
         """The case's cells added or removed by hand (cell id -> state, from the store)."""

@@ -83,7 +83,7 @@ class FieldController(QObject):
         self._update_editable()
 
     def _boxes(self) -> tuple[list[FieldBox], str]:
-        cells = self.session.case.field_cells(self.field_path)
+        cells = [c for c in self.session.case.field_cells(self.field_path) if not c.stale]
         boxes = [FieldBox(c.path, box_of(c.region), c.effective_class,  # type: ignore[arg-type]
                           c.removed, bool(c.review)) for c in cells]
         shown = [c for c in cells if not c.removed]

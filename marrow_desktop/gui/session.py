@@ -83,6 +83,7 @@ class Session(QObject):
         self._batch_error = ""
         self.batch_done = 0
         self._last_source = ""  # the file of the last result (a field's cells: one image)
+        self._found: dict[str, set[str]] = {}
         self._classify_when_ready = False
         self._closed = False
         self.open_store()
@@ -257,6 +258,7 @@ class Session(QObject):
         fields = tasks.field_search(self.classifier, prefs.um_per_px) if prefs.find_cells \
             else None
         self._last_source = ""
+        self._found: dict[str, set[str]] = {}  # field -> regions its search found in this run
         self.batch_done = 0
         self._batch_state = {"start": time.monotonic(), "total": len(todo), "computed": 0,
                              "errors": 0, "fields": 0, "found": 0, "searched": 0,
@@ -281,8 +283,10 @@ class Session(QObject):
                 self._batch_state["searched"] += int(bool(r.region) and r.extra.get(
                     "scale_source") != "by hand")
             self._last_source = r.path
-        self._batch_state["found"] += sum(1 for r in results if r.region and r.extra.get(
-            "scale_source") != "by hand")
+        searched = [r for r in results if r.region and r.extra.get("scale_source") != "by hand"]
+        self._batch_state["found"] += len(searched)
+        for r in searched:
+            self._found.setdefault(r.path, set()).add(r.region)
         self.batch_done = min(self.batch_done, int(self._batch_state["total"]))
         self._batch_state["computed"] += sum(1 for r in results if not r.from_store)
         self._batch_state["errors"] += sum(1 for r in results if not r.ok)
@@ -296,6 +300,8 @@ class Session(QObject):
     def _batch_finished(self, cancelled: bool) -> None:
         state = self._batch_state
         self._batch = None
+        if not cancelled and not self._batch_error:  # cells an earlier search found, not now
+            self.case.keep_found(self._found)
         summary = BatchSummary(
             total=int(state["total"]), done=self.batch_done, computed=int(state["computed"]),
             errors=int(state["errors"]), cancelled=cancelled,

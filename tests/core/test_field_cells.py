@@ -179,3 +179,24 @@ def test_a_field_cell_is_exported_for_training_as_its_crop(tmp_path: Path) -> No
     field.write_bytes(field.read_bytes() + b"changed")  # the field changed since its review
     again = export_training_set([(path, found.cell, "A", Review("LYT", "dr a", "t"))], out)
     assert again.failed and "changed" in again.failed[0]
+
+
+def test_cells_a_new_search_no_longer_finds_are_stale_but_hand_added_ones_stay() -> None:
+    sha = "f" * 64
+    case = Case(classes=("BLA", "LYT"))
+    case.set_paths(["/c/field.jpg"], "case")
+    case.update_results([_result("/c/field.jpg", "10,10,80,80", sha, 0.9),
+                         _result("/c/field.jpg", "200,10,80,80", sha, 0.2)])
+    by_hand = case.add_region("/c/field.jpg", "400,300,80,80")
+    case.update_results([_result("/c/field.jpg", "400,300,80,80", sha, 0.2)])
+    assert case.differential().cells == 3
+    # searched again at another scale: one box moved
+    case.update_results([_result("/c/field.jpg", "12,12,76,76", sha, 0.9),
+                         _result("/c/field.jpg", "200,10,80,80", sha, 0.2)])
+    stale = case.keep_found({"/c/field.jpg": {"12,12,76,76", "200,10,80,80"}})
+    assert [c.region for c in stale] == ["10,10,80,80"]
+    assert case.differential().cells == 3 and not by_hand.stale
+    assert {r.region for r in case.results()} == {"12,12,76,76", "200,10,80,80",
+                                                  "400,300,80,80"}
+    case.keep_found({"/c/field.jpg": {"10,10,80,80", "200,10,80,80"}})  # found again
+    assert not case.cell("/c/field.jpg#cell=10,10,80,80").stale

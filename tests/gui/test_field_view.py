@@ -168,3 +168,22 @@ def test_with_the_search_off_a_field_is_one_flagged_image(qtbot, make_window, mo
     assert summary.fields == 3 and summary.found == 0
     assert "Find cells in field photographs" in window.errors.messages[-1].text
     assert not window.session.case.has_fields
+
+
+def test_a_new_scale_replaces_the_cells_found_before(qtbot, make_window, model_settings,
+                                                     field_folder: Path) -> None:
+    window = make_window(model_settings, field_folder)
+    wait_listed(qtbot, window, 5)
+    run_batch(qtbot, window)
+    case = window.session.case
+    field = str(field_folder / "BloodImage_00000.jpg")
+    (before,) = case.field_cells(field)
+    prefs = model_settings.preferences()
+    prefs.um_per_px = 0.05  # the user's camera scale: larger boxes
+    model_settings.set_preferences(prefs)
+    run_batch(qtbot, window)
+    cells = case.field_cells(field)
+    assert len(cells) == 2 and before.stale and not cells[1].stale
+    assert cells[1].result.extra["scale_source"] == "given"
+    assert window.model.row_of(before.path) == -1
+    assert case.differential().cells == 5

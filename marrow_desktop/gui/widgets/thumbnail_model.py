@@ -333,7 +333,7 @@ class ThumbnailModel(QAbstractListModel):
     def _compute_rows(self) -> tuple[list[int], dict[int, int]]:
         f = self._filter
         indices = [i for i, item in enumerate(self.case.cells)
-                   if not item.removed and (not f.active or self._accepts(item))]
+                   if not (item.removed or item.stale) and (not f.active or self._accepts(item))]
         if self._sort_key != "name" or self._descending or self.case.has_fields:
             keyed = [(self._sort_value(self.case.cells[i]), i) for i in indices]
             present = [pair for pair in keyed if pair[0] is not None]

@@ -270,11 +270,13 @@ class ResultStore:
                 d = self._read("SELECT score FROM domain_scores WHERE sha256 = ? AND region = ? "
                                "AND stats_sha256 = ?",
                                (content_sha256, region, domain_sha256)).fetchone()
-        if q is None or (model_sha256 and p is None):
+        # a region's quality is not kept (its caller measures the crop): only its prediction
+        if (q is None and not region) or (model_sha256 and p is None):
             return None
         try:
+            quality = QualityMetrics(**json.loads(q[0])) if q is not None and not region else None
             result = ImageResult(path=path, content_sha256=content_sha256, region=region,
-                                 from_store=True, quality=QualityMetrics(**json.loads(q[0])))
+                                 from_store=True, quality=quality)
             if p is not None:
                 probs = np.asarray(json.loads(p[0]), dtype=np.float32)
                 classes = tuple(json.loads(p[1]))

@@ -102,6 +102,14 @@ def test_stored_results_serve_single_cells_but_not_fields_the_run_searches(
         assert searched[1].region and not searched[1].from_store  # the field searched
         again = run(FieldSearch(MODEL, only_fields=True))
         assert all(r.from_store for r in again)
+    with ResultStore(tmp_path / "fields-only.sqlite") as store:  # never seen whole
+        def search() -> list[ImageResult]:
+            return list(run_batch([tmp_path / "field.jpg"], MeanColour(), classes=("A", "B"),
+                                  model_sha256="m", store=store, fields=FieldSearch(MODEL)))
+        first, second = search(), search()
+        assert not first[0].from_store and second[0].from_store
+        assert second[0].quality is not None and second[0].quality.width == MATEK_CROP_PX
+        np.testing.assert_allclose(second[0].probabilities, first[0].probabilities)
 
 
 def _result(path: str, region: str, sha: str, a: float) -> ImageResult:

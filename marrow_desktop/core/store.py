@@ -308,6 +308,19 @@ class ResultStore:
                     out[path] = hit
         return out
 
+    def found_regions(self, content_sha256: str, model_sha256: str) -> list[str]:
+        """The regions of an image (cells of a field) the model's latest field search
+        classified: the boxes of the side last stored (a search at another scale made boxes
+        of another side), oldest first."""
+        with self._lock:
+            rows = self._read("SELECT region, created FROM predictions WHERE sha256 = ? AND "
+                              "model_sha256 = ? AND region != '' ORDER BY created, region",
+                              (content_sha256, model_sha256)).fetchall()
+        if not rows:
+            return []
+        side = rows[-1][0].split(",")[2]
+        return [region for region, _ in rows if region.split(",")[2] == side]
+
     def count_predictions(self, model_sha256: str) -> int:
         with self._lock:
             return int(self._read("SELECT COUNT(*) FROM predictions WHERE model_sha256 = ?",

@@ -67,9 +67,9 @@ class StoredState:
 
 def lookup_stored(paths: Sequence[str], store: ResultStore | None, model_sha256: str,
                   domain_sha256: str = "", handle: CaseHandle | None = None,
-                  ticket: Ticket | None = None) -> StoredState:
+                  ticket: Ticket | None = None, fields: bool = False) -> StoredState:
     """Restore stored results for files whose size and mtime are unchanged (no pixels read),
-    and the case's reviews."""
+    and the case's reviews; with `fields`, the cells last found in a field photograph too."""
     state = StoredState()
     known: dict[str, str] = {}
     if store is not None:
@@ -88,6 +88,11 @@ def lookup_stored(paths: Sequence[str], store: ResultStore | None, model_sha256:
             result = hits.get(path) or store.get(path, sha)
             if result is not None:
                 state.results.append(result)
+            if fields and model_sha256 and path not in hits:
+                for region in store.found_regions(sha, model_sha256):
+                    cell = store.get(path, sha, model_sha256, region, domain_sha256)
+                    if cell is not None:
+                        state.results.append(cell)
     state.checked = len(paths)
     reader = handle.reader() if handle is not None else None
     if handle is not None:

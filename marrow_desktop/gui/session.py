@@ -216,6 +216,7 @@ class Session(QObject):
         self.tasks.submit(case_tasks.lookup_stored, self.case.paths(), self.store,
                           self.model_sha256, spec.domain_sha256 if spec is not None else "",
                           self.handle, channel="lookup", pass_ticket=True,
+                          fields=self.settings.preferences().find_cells,
                           on_result=self.storedLoaded.emit,
                           on_error=lambda exc: self.errors.report(exc, "Results store"))
 

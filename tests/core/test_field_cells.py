@@ -208,3 +208,19 @@ def test_cells_a_new_search_no_longer_finds_are_stale_but_hand_added_ones_stay()
                                                   "400,300,80,80"}
     case.keep_found({"/c/field.jpg": {"10,10,80,80", "200,10,80,80"}})  # found again
     assert not case.cell("/c/field.jpg#cell=10,10,80,80").stale
+
+
+def test_the_store_lists_the_cells_of_a_fields_latest_search(tmp_path: Path) -> None:
+    field = tmp_path / "field.jpg"
+    shutil.copy2(FIELDS / "BloodImage_00000.jpg", field)
+    with ResultStore(tmp_path / "store.sqlite") as store:
+        def search(um_per_px: float | None) -> list[ImageResult]:
+            return list(run_batch([field], MeanColour(), classes=("A", "B"), model_sha256="m",
+                                  store=store, fields=FieldSearch(MODEL, um_per_px=um_per_px)))
+        measured = search(None)
+        sha = measured[0].content_sha256
+        assert store.found_regions(sha, "m") == [r.region for r in measured]
+        given = search(0.05)  # another scale: other boxes
+        assert given[0].region != measured[0].region
+        assert store.found_regions(sha, "m") == [r.region for r in given]
+        assert store.found_regions(sha, "other model") == []

@@ -132,8 +132,12 @@ def test_a_field_photographs_cells_are_cells_of_the_case(qtbot, make_window, mod
     # opened again: the removed cell stays removed, the added one and the review come back
     again = make_window(model_settings, field_folder)
     case = again.session.case
-    # the added cell is back as soon as the store is read (its field is known there)
-    qtbot.waitUntil(lambda: case.cell(added[0].path) is not None, timeout=15000)
+    # the found cells, their reviews and the hand changes are back as soon as the store is
+    # read, before any run
+    qtbot.waitUntil(lambda: case.cell(added[0].path) is not None
+                    and case.cell(reviewed) is not None and case.cell(reviewed).review
+                    and case.cell(reviewed).classified, timeout=15000)
+    assert case.cell(false.path).removed and case.differential().cells == 5
     run_batch(qtbot, again)
     assert case.cell(false.path).removed
     assert case.cell(added[0].path) is not None and case.cell(added[0].path).classified

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,11 @@ def random_model(tmp_path_factory: pytest.TempPathFactory, sample_paths: list[Pa
     spec, _ = export_onnx(folder / "ckpt.json", folder / "export" / "random.onnx", images)
     assert spec.path is not None
     return spec.path
+
+
+def copy_images(paths: list[Path], folder: Path) -> Path:
+    """Copies of real images in a new folder (their mtimes then belong to the test)."""
+    folder.mkdir(parents=True)
+    for path in paths:
+        shutil.copy2(path, folder / path.name)
+    return folder

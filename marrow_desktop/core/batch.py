@@ -35,6 +35,7 @@ from marrow_desktop.core.fields import (
     FieldSearch,
     cell_image,
     flag_field,
+    is_cut,
 )
 from marrow_desktop.core.hashing import sha256_bytes
 from marrow_desktop.core.imageio import decode_image, is_image_path, read_bytes
@@ -248,24 +249,29 @@ def _prepare_region(path: Path, region: str, model_sha256: str, store: ResultSto
     except OSError as exc:
         return _Prepared(ImageResult.failed(name, f"{shown}: cannot read file "
                                                   f"({exc.strerror or exc})"))
-    quality = assess(pixels, thresholds)
-    extra = {"box": box, "cut": _cut(box, rgb.shape), "um_per_px": None,
+    extra = {"box": box, "cut": is_cut(box, rgb.shape[1], rgb.shape[0]), "um_per_px": None,
              "scale_source": "by hand"}
-    hit = _Lookup(store, model_sha256, domain_sha256).get(name, sha, region)
-    file = (stat.st_size, stat.st_mtime_ns)
+    return _region_item(name, sha, region, pixels, extra, "",
+                        _Lookup(store, model_sha256, domain_sha256), thresholds, need_pixels,
+                        resize, (stat.st_size, stat.st_mtime_ns))
+
+
+def _region_item(name: str, sha: str, region: str, pixels: np.ndarray, extra: dict,
+                 note: str, lookup: _Lookup, thresholds: QualityThresholds, need_pixels: bool,
+                 resize: Callable[[np.ndarray], np.ndarray] | None,
+                 file: tuple[int, int]) -> _Prepared:
+    """A cell of a field, cut out: its stored prediction, or ready to classify. A region's
+    quality is not stored: it is measured on the crop."""
+    quality = assess(pixels, thresholds)
+    kept = pixels if need_pixels else None
+    hit = lookup.get(name, sha, region)
     if hit is not None:
-        hit.quality, hit.region = quality, region
+        hit.quality, hit.region, hit.error = quality, region, note
         hit.extra.update(extra)
-        return _Prepared(_from_store(hit, thresholds), pixels if need_pixels else None, *file)
+        return _Prepared(hit, kept, *file)
     result = ImageResult(path=name, content_sha256=sha, region=region, quality=quality,
-                         extra=extra)
-    return _Prepared(result, pixels if need_pixels else None, *file,
-                     resize(pixels) if resize is not None else None)
-
-
-def _cut(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
-    x, y, w, h = box
-    return x < 0 or y < 0 or x + w > shape[1] or y + h > shape[0]
+                         error=note, extra=extra)
+    return _Prepared(result, kept, *file, resize(pixels) if resize is not None else None)
 
 
 @dataclass(frozen=True)
@@ -298,21 +304,11 @@ def _field_cells(name: str, sha: str, rgb: np.ndarray, fields: FieldSearch, look
     out = []
     note = "; ".join(f"note: {n}" for n in found.notes)
     for cell in found.cells:
-        region = region_of(cell.box)
         pixels = fields.cell_image(rgb, cell.box, found.background)
         extra = {"box": cell.box, "cut": cell.cut, "um_per_px": found.um_per_px,
                  "scale_source": found.scale_source}
-        quality = assess(pixels, thresholds)  # a region's quality is not stored: measure it
-        hit = lookup.get(name, sha, region)
-        if hit is not None:
-            hit.quality, hit.region, hit.error = quality, region, note
-            hit.extra.update(extra)
-            out.append(_Prepared(hit, pixels if need_pixels else None, *file))
-            continue
-        result = ImageResult(path=name, content_sha256=sha, region=region, quality=quality,
-                             error=note, extra=extra)
-        out.append(_Prepared(result, pixels if need_pixels else None, *file,
-                             resize(pixels) if resize is not None else None))
+        out.append(_region_item(name, sha, region_of(cell.box), pixels, extra, note, lookup,
+                                thresholds, need_pixels, resize, file))
     return out
 
 

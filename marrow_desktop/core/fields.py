@@ -239,8 +239,8 @@ def find_cells(rgb: np.ndarray, model: ModelScale, um_per_px: float | None = Non
         if area < min_area:  # platelets, even in clumps, stain too little
             continue
         x, y = round(cx / f - side / 2), round(cy / f - side / 2)
-        cut = x < 0 or y < 0 or x + side > w or y + side > h
-        cells.append(FoundCell((x, y, side, side), cut, round(area / f / f)))
+        box = (x, y, side, side)
+        cells.append(FoundCell(box, is_cut(box, w, h), round(area / f / f)))
     background = background_colour(work)  # field_background(rgb), already shrunk
     return FieldCells(cells, um_per_px, source, red_cells, notes, background)
 
@@ -276,6 +276,12 @@ def background_colour(rgb: np.ndarray) -> tuple[int, int, int]:
     grey = sample.astype(np.int32).sum(axis=1)
     bright = sample[grey >= np.percentile(grey, 75)]
     return tuple(int(v) for v in np.median(bright, axis=0))  # type: ignore[return-value]
+
+
+def is_cut(box: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """The box reaches outside a width x height image (its crop is padded)."""
+    x, y, w, h = box
+    return x < 0 or y < 0 or x + w > width or y + h > height
 
 
 def field_background(rgb: np.ndarray) -> tuple[int, int, int]:

@@ -89,7 +89,8 @@ class FieldController(QObject):
         shown = [c for c in cells if not c.removed]
         removed = len(cells) - len(shown)
         reviewed = sum(1 for c in shown if c.review)
-        name = self.field_path.rsplit("/", 1)[-1]
+        field = self.session.case.cell(self.field_path)
+        name = field.name if field is not None else self.field_path
         summary = (f"{name}: {len(shown)} cell{'s' if len(shown) != 1 else ''}"
                    f"{f', {removed} removed' if removed else ''}, {reviewed} reviewed"
                    f"{self._scale_text(shown)}. Click a box to open its cell; Delete removes "

@@ -157,13 +157,17 @@ def iter_images(sources: Sequence[str], recursive: bool = True,
         yield str(path)
 
 
+def model_scale(classifier: SerializedClassifier | None) -> ModelScale:
+    """The scale of the model's training crops (the matek7 crops' without a model)."""
+    return ModelScale.from_info(classifier.spec.info) if classifier is not None \
+        else ModelScale(MATEK_RED_CELL_PX, MATEK_CROP_PX)
+
+
 def field_search(classifier: SerializedClassifier | None,
                  um_per_px: float = 0.0) -> FieldSearch:
     """How the viewer searches field photographs: only images that look like fields, at the
     model's crop scale, with the user's micrometres per pixel (0: measured from red cells)."""
-    scale = ModelScale.from_info(classifier.spec.info) if classifier is not None \
-        else ModelScale(MATEK_RED_CELL_PX, MATEK_CROP_PX)
-    return FieldSearch(scale, um_per_px=um_per_px or None, only_fields=True)
+    return FieldSearch(model_scale(classifier), um_per_px=um_per_px or None, only_fields=True)
 
 
 def batch_results(paths: Sequence[str], classifier: SerializedClassifier | None,
@@ -233,7 +237,7 @@ def analyze_image(path: str, classifier: SerializedClassifier | None, thresholds
     sha = sha256_bytes(data)
     rgb = decode_image(data, source).rgb
     if region:
-        rgb = cell_image(rgb, box_of(region), field_search(classifier).model.crop_px)  # type: ignore[arg-type]
+        rgb = cell_image(rgb, box_of(region), model_scale(classifier).crop_px)  # type: ignore[arg-type]
     quality = assess(rgb, thresholds)
     result = ImageResult(path=source, content_sha256=sha, region=region, quality=quality)
     if field:

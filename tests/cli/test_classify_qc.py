@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import cv2
@@ -15,14 +14,12 @@ from marrow_desktop.core.report import report_columns
 from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
 from tests.cli.helpers import by_name, marrow, read_report
 from tests.cli.models import broken_models
+from tests.conftest import copy_images
 
 
 @pytest.fixture()
 def qc_folder(tmp_path: Path, sample_paths: list[Path]) -> Path:
-    folder = tmp_path / "qc"
-    folder.mkdir()
-    for p in sample_paths[:6]:
-        shutil.copy(p, folder / p.name)
+    folder = copy_images(sample_paths[:6], tmp_path / "qc")
     rgb = load_image(sample_paths[0]).rgb
     blurred = cv2.GaussianBlur(rgb, (0, 0), 2.0)
     cv2.imwrite(str(folder / "blurred.png"), cv2.cvtColor(blurred, cv2.COLOR_RGB2BGR))

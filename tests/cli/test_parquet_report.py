@@ -11,16 +11,14 @@ from marrow_desktop.core.report import report_columns
 from marrow_desktop.core.report_parquet import parquet_rows
 from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
 from tests.cli.helpers import marrow, read_report
+from tests.conftest import copy_images
 
 pytest.importorskip("pyarrow")
 
 
 @pytest.fixture()
 def folder(tmp_path: Path, sample_paths: list[Path]) -> Path:
-    out = tmp_path / "cells"
-    out.mkdir()
-    for path in sample_paths[:8]:
-        shutil.copy(path, out / path.name)
+    out = copy_images(sample_paths[:8], tmp_path / "cells")
     (out / "zz_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg" * 10)
     return out
 

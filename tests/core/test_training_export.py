@@ -19,6 +19,7 @@ from marrow_desktop.core.training_export import (
     export_training_set,
 )
 from marrow_desktop.training.dataset import scan_class_folders
+from tests.conftest import copy_images
 
 
 def _review(label: str, who: str = "alice") -> Review:
@@ -27,11 +28,7 @@ def _review(label: str, who: str = "alice") -> Review:
 
 @pytest.fixture()
 def case(tmp_path: Path, sample_paths: list[Path]) -> Path:
-    folder = tmp_path / "case"
-    folder.mkdir()
-    for p in sample_paths[:8]:
-        shutil.copy(p, folder / p.name)
-    return folder
+    return copy_images(sample_paths[:8], tmp_path / "case")
 
 
 def _cells(folder: Path, labels: dict[str, str]) -> list[tuple[str, str, str, Review | None]]:

@@ -3,7 +3,6 @@ a folder of real cell images, and main windows wired to a random-weight test mod
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from marrow_desktop.gui import qt_compat
+from tests.conftest import copy_images
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,11 +50,7 @@ def app_settings(settings_file: Path):
 @pytest.fixture
 def image_folder(tmp_path: Path, sample_paths: list[Path]) -> Path:
     """A folder of the 21 real sample images (copies: mtimes belong to this test)."""
-    folder = tmp_path / "cells"
-    folder.mkdir()
-    for path in sample_paths:
-        shutil.copy2(path, folder / path.name)
-    return folder
+    return copy_images(sample_paths, tmp_path / "cells")
 
 
 @pytest.fixture

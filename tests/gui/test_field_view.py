@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from marrow_desktop.core import audit
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_images
 from tests.gui.helpers import run_batch, wait_analysis, wait_listed
 
 FIELDS = REPO / "resources" / "fields"
@@ -22,13 +21,7 @@ FIELDS = REPO / "resources" / "fields"
 
 @pytest.fixture
 def field_folder(tmp_path: Path, sample_paths: list[Path]) -> Path:
-    folder = tmp_path / "smear"
-    folder.mkdir()
-    for path in sorted(FIELDS.glob("*.jpg")):
-        shutil.copy2(path, folder / path.name)
-    for path in sample_paths[:2]:
-        shutil.copy2(path, folder / path.name)
-    return folder
+    return copy_images(sorted(FIELDS.glob("*.jpg")) + sample_paths[:2], tmp_path / "smear")
 
 
 def _open_field(qtbot, window, path: str) -> None:

@@ -92,7 +92,7 @@ class BrowserView(QWidget):
         self.order_button.setText("↑")
         self.order_button.setAutoRaise(True)
         # counts change all through a run: StatusText, not QLabel (whose every new text
-        # repaints the whole grid)
+        # relayouts the browser and repaints the whole grid)
         self.count_label = StatusText()
         self.queue_label = StatusText(align_right=True)
         self.queue_button = QToolButton(text="Next to review ▸", autoRaise=True,
@@ -126,8 +126,9 @@ class BrowserView(QWidget):
         layout.addWidget(self.grid, 1)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(self.count_label, 1)
-        bottom.addWidget(self.queue_label, 1)
+        bottom.addWidget(self.count_label)
+        bottom.addStretch(1)
+        bottom.addWidget(self.queue_label)
         bottom.addWidget(self.queue_button)
         layout.addLayout(bottom)
 
@@ -196,13 +197,14 @@ class BrowserView(QWidget):
     def set_queue(self, needs: int, unreviewed: int, rule: str) -> None:
         """Show how many cells need review (and how many of them are still unreviewed)."""
         if needs:
-            text = (f"<b>{unreviewed:,}</b> of {needs:,} cells needing review left"
-                    if unreviewed else f"All {needs:,} cells needing review are reviewed")
+            text = (f"<b>{unreviewed:,}</b> of {needs:,} left to review" if unreviewed
+                    else f"All {needs:,} queued cells reviewed")
         else:
             classified = self.model.classified_count()
-            text = "No classified cell needs review" if classified else ""
+            text = "No cell needs review" if classified else ""
         self.queue_label.setText(text)
-        self.queue_label.setToolTip(f"Queued for review: {rule}")
+        self.queue_label.setToolTip(f"{needs:,} cells need review, {unreviewed:,} of them not "
+                                    f"reviewed yet. Queued for review: {rule}")
         self.queue_button.setEnabled(unreviewed > 0)
 
     def _update_count(self) -> None:

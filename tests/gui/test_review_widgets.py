@@ -124,7 +124,7 @@ def test_gallery_drag_and_drop_asks_to_reclassify(qtbot, cells):
 
 
 def _row(panel: DifferentialPanel, code: str) -> int:
-    return next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).text() == code)
+    return next(r for r in range(panel.table.rowCount()) if panel.table.text(r, 0) == code)
 
 
 def test_differential_panel_numbers(qtbot):
@@ -141,14 +141,14 @@ def test_differential_panel_numbers(qtbot):
     assert "20%" in panel.blast_box.toolTip()
     assert panel.progress.format() == "20 of 200 cells counted"
     bla, nif = _row(panel, "BLA"), _row(panel, "NIF")
-    assert panel.table.item(bla, 4).text() == "8 · 40.0%"
-    assert panel.table.item(bla, 5).text() == "21.9–61.3"
-    assert panel.table.item(bla, 2).text() == "8 · 38.1%"  # AI: the excluded cell counts
-    assert panel.table.item(nif, 5).text() == "not counted"
-    assert panel.table.item(nif, 0).foreground().color().name() == "#94a3b8"
+    assert panel.table.text(bla, 4) == "8 · 40.0%"
+    assert panel.table.text(bla, 5) == "21.9–61.3"
+    assert panel.table.text(bla, 2) == "8 · 38.1%"  # AI: the excluded cell counts
+    assert panel.table.text(nif, 5) == "not counted"
+    assert panel.table.foreground(nif, 0).name() == "#94a3b8"
     total = panel.table.rowCount() - 1
-    assert panel.table.item(total, 0).text() == "Total"
-    assert panel.table.item(total, 4).text() == "20"
+    assert panel.table.text(total, 0) == "Total"
+    assert panel.table.text(total, 4) == "20"
     assert "1 excluded" in panel.counts_label.text() and "NIF 3" in panel.counts_label.text()
 
     with qtbot.assertNotEmitted(panel.targetChanged):
@@ -175,7 +175,7 @@ def test_differential_panel_blast_levels(qtbot):
     assert panel.blast_chip.text().startswith("≥ 20%")
     # header and table come from the same count
     bla = _row(panel, "BLA")
-    assert panel.blast_value.text() == "25.0%" == panel.table.item(bla, 4).text().split(" · ")[1]
+    assert panel.blast_value.text() == "25.0%" == panel.table.text(bla, 4).split(" · ")[1]
     panel.set_differential(differential([("BLA", "")] * 3 + [("NGS", "")] * 10, SHIPPED_CLASSES))
     assert panel.blast_chip.isHidden() and panel.blast_value.text() == "23.1%"
     panel.set_differential(differential([("NGS", "")] * 40, SHIPPED_CLASSES))

@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from marrow_desktop.core.review import EXCLUDED, case_id_for
+from marrow_desktop.gui.widgets.differential_table import HEADERS
 from tests.cli.helpers import read_report_html
 from tests.gui.helpers import run_batch, wait_listed
 
@@ -44,8 +45,7 @@ def _table(window) -> dict[str, list[str]]:
     table = window.differential.table
     rows = {}
     for r in range(table.rowCount()):
-        texts = [table.item(r, c).text() if table.item(r, c) else "" for c in
-                 range(table.columnCount())]
+        texts = [table.text(r, c) for c in range(len(HEADERS))]
         rows[texts[0]] = texts
     return rows
 

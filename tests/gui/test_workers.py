@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
+import pytest
+
 from marrow_desktop.core.errors import ImageLoadError
-from marrow_desktop.gui.workers import TaskRunner
+from marrow_desktop.gui.workers import BACKGROUND_NICE, TaskRunner
 
 
 def test_result_arrives_on_gui_thread(qtbot):
@@ -92,4 +96,23 @@ def test_stream_error_is_reported_and_finishes(qtbot):
                   on_error=errors.append)
     qtbot.waitUntil(lambda: bool(finished), timeout=5000)
     assert chunks == [[1]] and [str(e) for e in errors] == ["disk gone"] and finished == [False]
+    runner.shutdown()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux")
+def test_background_threads_run_nicer_than_the_gui_by_a_fixed_step(qtbot):
+    """A pool thread that runs many jobs is lowered once: it ends BACKGROUND_NICE above the
+    GUI thread, not 5 more per job (which left thumbnail threads at 19, where a thread holding
+    the GIL waited behind the batch)."""
+    runner = TaskRunner(1, background=True)
+    seen = []
+
+    def nice():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    for _ in range(4):
+        runner.submit(nice, on_result=seen.append)
+    qtbot.waitUntil(lambda: len(seen) == 4, timeout=5000)
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(19, gui + BACKGROUND_NICE)] * 4
     runner.shutdown()

@@ -17,6 +17,7 @@ class BlastBox(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("blastBox")
+        self._level: str | None = None
         self.caption = QLabel("BLASTS")
         self.caption.setStyleSheet(
             f"color: {theme.MUTED}; font-size: 11px; font-weight: 600; letter-spacing: 1px;")
@@ -42,6 +43,9 @@ class BlastBox(QFrame):
         self._style("")
 
     def _style(self, level: str) -> None:
+        if level == self._level:  # a new style sheet re-polishes the box: only on a change
+            return
+        self._level = level
         edge = {"aml": theme.BAD, "elevated": theme.WARN}.get(level, "#e2e8f0")
         fill = {"aml": "#fef2f2", "elevated": "#fffbeb"}.get(level, "#ffffff")
         self.setStyleSheet(f"QFrame#blastBox {{ background: {fill}; border: 1px solid #e2e8f0; "

@@ -17,6 +17,17 @@ from marrow_desktop.gui.widgets.probability_chart import ProbabilityChart
 from marrow_desktop.gui.widgets.review_bar import ReviewBar
 
 
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None
+                                         and a.shape == b.shape and bool(np.all(a == b)))
+
+
+def _set_style(widget: QWidget, style: str) -> None:
+    """A new style sheet re-polishes the widget (and asks for a relayout): only on a change."""
+    if widget.styleSheet() != style:
+        widget.setStyleSheet(style)
+
+
 class ClassificationPanel(QWidget):
     """Binds one image's probabilities, CAM and review; asks for CAMs of other classes."""
 
@@ -35,6 +46,9 @@ class ClassificationPanel(QWidget):
         self.class_name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.confidence = QLabel(objectName="classConfidence")
         self.detail = QLabel(objectName="muted", wordWrap=True)
+        # two lines kept free: a one-line detail after a two-line one moves nothing below it
+        # (a move resizes and repaints the heat map and the chart on every selection)
+        self.detail.setMinimumHeight(2 * self.detail.fontMetrics().lineSpacing())
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 0)
         header.setSpacing(8)
@@ -196,9 +210,12 @@ class ClassificationPanel(QWidget):
         return self._cam_index
 
     def _show_probabilities(self, probabilities: np.ndarray | None) -> None:
+        before = self._probs
         self._probs = None if probabilities is None else np.asarray(probabilities, np.float32)
-        self.chart.set_probabilities(self._probs if self.spec is not None else None)
-        self._fill_targets()
+        if not _same(before, self._probs) or not len(self.chart.values()):
+            # a cell's stored result, then its analysis: the chart and menu are filled once
+            self.chart.set_probabilities(self._probs if self.spec is not None else None)
+            self._fill_targets()
         if self._probs is None or self.spec is None:
             self.chip.setVisible(False)
             self.class_name.setText("Not classified" if self.spec is not None else "No model")
@@ -209,13 +226,13 @@ class ClassificationPanel(QWidget):
         code = self.spec.classes[order[0]]
         conf = float(self._probs[order[0]])
         self.chip.setText(code)
-        self.chip.setStyleSheet(f"background: {theme.class_color(code).name()}; color: white;")
+        _set_style(self.chip, f"background: {theme.class_color(code).name()}; color: white;")
         self.chip.setVisible(True)
         self.class_name.setText(self.spec.class_names[order[0]] or full_name(code))
         self.confidence.setText(f"{conf:.1%}")
         reasons = self._reasons
         low = bool(reasons)
-        self.confidence.setStyleSheet(f"color: {theme.WARN};" if low else "")
+        _set_style(self.confidence, f"color: {theme.WARN};" if low else "")
         runner = ""
         if len(order) > 1:
             second = order[1]

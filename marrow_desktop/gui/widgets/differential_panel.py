@@ -9,9 +9,8 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -19,45 +18,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from marrow_desktop.core.differential import Differential, DifferentialRow, Share
-from marrow_desktop.core.review import BLAST, TARGET_COUNTS
-from marrow_desktop.core.taxonomy import full_name
+from marrow_desktop.core.differential import Differential, DifferentialRow
+from marrow_desktop.core.review import TARGET_COUNTS
 from marrow_desktop.gui import theme
 from marrow_desktop.gui.widgets.blast_box import BlastBox
+from marrow_desktop.gui.widgets.differential_table import HEADERS, DifferentialTable
 from marrow_desktop.gui.widgets.static_plot import static_plot
 
-HEADERS = ("Class", "Name", "AI", "Reviewed", "Final", "95% CI")
 NAME_COLUMN_MIN_WIDTH = 500  # the name column shows only where the panel is this wide
-_GREY = QColor("#94a3b8")
-
-
-def _count_pct(share: Share, counted: bool) -> str:
-    if not counted:
-        return f"{share.count}" if share.count else ""
-    if not share.total:
-        return "–"
-    return f"{share.count} · {100 * share.fraction:.1f}%"
-
-
-def _interval_text(share: Share, counted: bool) -> str:
-    if not counted:
-        return "not counted"
-    if not share.total:
-        return ""
-    lo, hi = share.interval
-    return f"{100 * lo:.1f}–{100 * hi:.1f}"
-
-
-def _swatch(color: QColor) -> QIcon:
-    pixmap = QPixmap(10, 10)
-    pixmap.fill(color)
-    return QIcon(pixmap)
 
 
 class DifferentialPanel(QWidget):
@@ -93,7 +65,7 @@ class DifferentialPanel(QWidget):
         self.queue_detail = QLabel(objectName="muted", wordWrap=True)
         self.queue_detail.setStyleSheet("font-size: 11px;")
 
-        self.table = self._build_table()
+        self.table = DifferentialTable()
         self.plot = static_plot()
         self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.62)
         self.whiskers = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.25,
@@ -142,36 +114,6 @@ class DifferentialPanel(QWidget):
         self.set_differential(None)
 
     # construction ----------------------------------------------------------------------------
-    def _build_table(self) -> QTableWidget:
-        table = QTableWidget(0, len(HEADERS))
-        table.setHorizontalHeaderLabels(HEADERS)
-        table.verticalHeader().hide()
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        table.setShowGrid(False)
-        table.setAlternatingRowColors(True)
-        table.setWordWrap(False)
-        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        table.setStyleSheet("QTableWidget { border: 1px solid #e2e8f0; border-radius: 6px; "
-                            "font-size: 11px; } QHeaderView::section { background: #f1f5f9; "
-                            "border: none; border-bottom: 1px solid #e2e8f0; padding: 3px 4px; "
-                            "font-size: 11px; font-weight: 600; color: #475569; }")
-        table.verticalHeader().setDefaultSectionSize(20)
-        header = table.horizontalHeader()
-        header.setHighlightSections(False)
-        for column in range(len(HEADERS)):
-            mode = QHeaderView.ResizeMode.Stretch if column == 1 else \
-                QHeaderView.ResizeMode.ResizeToContents
-            header.setSectionResizeMode(column, mode)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for column in range(2, len(HEADERS)):
-            item = table.horizontalHeaderItem(column)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        table.horizontalHeaderItem(5).setToolTip("Wilson 95% interval of the final percentage")
-        return table
-
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         narrow = self.width() < NAME_COLUMN_MIN_WIDTH
@@ -248,7 +190,7 @@ class DifferentialPanel(QWidget):
         self.blast_box.show_share(d)
         self._show_progress(d.final_total if d is not None else 0, self.target())
         rows = d.rows if d is not None else ()
-        self._fill_table(d, rows)
+        self.table.show_differential(d)
         self._fill_chart([r for r in rows if r.counted and r.final.total])
         if d is None:
             self.counts_label.setText("")
@@ -266,50 +208,9 @@ class DifferentialPanel(QWidget):
         done = counted >= target
         self.progress.setFormat(f"{counted:,} of {target:,} cells counted" + (" ✓" if done else ""))
         chunk = theme.GOOD if done else theme.ACCENT
-        self.progress.setStyleSheet(f"QProgressBar::chunk {{ background: {chunk}; "
-                                    "border-radius: 4px; }")
-
-    def _fill_table(self, d: Differential | None, rows: tuple[DifferentialRow, ...]) -> None:
-        self.table.setRowCount(len(rows) + (1 if d is not None else 0))
-        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-        for r, row in enumerate(rows):
-            values = (row.code, full_name(row.code), _count_pct(row.ai, row.counted),
-                      _count_pct(row.reviewed, row.counted), _count_pct(row.final, row.counted),
-                      _interval_text(row.final, row.counted))
-            for c, text in enumerate(values):
-                item = QTableWidgetItem(text)
-                if c >= 2:
-                    item.setTextAlignment(right)
-                if c == 0:
-                    item.setIcon(_swatch(theme.class_color(row.code)))
-                if not row.counted:
-                    item.setForeground(QBrush(_GREY))
-                    item.setToolTip(f"{full_name(row.code)}: listed, not part of the count")
-                elif c >= 4 and row.final.total:
-                    item.setToolTip(f"{row.final.count} of {row.final.total} counted cells: "
-                                    f"{row.final.text()} (Wilson 95% interval)")
-                else:
-                    item.setToolTip(full_name(row.code))
-                if row.code == BLAST:
-                    font = item.font()
-                    font.setBold(True)
-                    item.setFont(font)
-                self.table.setItem(r, c, item)
-        if d is not None:
-            totals = ("Total", "counted cells", f"{d.ai_total:,}", f"{d.reviewed_total:,}",
-                      f"{d.final_total:,}", "")
-            for c, text in enumerate(totals):
-                item = QTableWidgetItem(text)
-                font = item.font()
-                font.setBold(True)
-                item.setFont(font)
-                item.setBackground(QBrush(QColor("#f1f5f9")))
-                if c >= 2:
-                    item.setTextAlignment(right)
-                self.table.setItem(len(rows), c, item)
-        height = self.table.horizontalHeader().height() + 4 + sum(
-            self.table.rowHeight(i) for i in range(self.table.rowCount()))
-        self.table.setFixedHeight(max(60, height))
+        style = f"QProgressBar::chunk {{ background: {chunk}; border-radius: 4px; }}"
+        if self.progress.styleSheet() != style:  # a new style sheet re-polishes: ~1 ms
+            self.progress.setStyleSheet(style)
 
     def _fill_chart(self, rows: list[DifferentialRow]) -> None:
         n = len(rows)

@@ -49,12 +49,18 @@ class Share:
     def interval(self) -> tuple[float, float]:
         return wilson_interval(self.count, self.total)
 
+    def interval_text(self) -> str:
+        """'8.6–17.8' (percent) or '' with no cells."""
+        if not self.total:
+            return ""
+        lo, hi = self.interval
+        return f"{100 * lo:.1f}–{100 * hi:.1f}"
+
     def text(self) -> str:
         """'12.5% (8.6–17.8)' or '–' with no cells."""
         if not self.total:
             return "–"
-        lo, hi = self.interval
-        return f"{100 * self.fraction:.1f}% ({100 * lo:.1f}–{100 * hi:.1f})"
+        return f"{100 * self.fraction:.1f}% ({self.interval_text()})"
 
 
 @dataclass(frozen=True)

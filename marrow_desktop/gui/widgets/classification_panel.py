@@ -22,12 +22,6 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
                                          and a.shape == b.shape and bool(np.all(a == b)))
 
 
-def _set_style(widget: QWidget, style: str) -> None:
-    """A new style sheet re-polishes the widget (and asks for a relayout): only on a change."""
-    if widget.styleSheet() != style:
-        widget.setStyleSheet(style)
-
-
 class ClassificationPanel(QWidget):
     """Binds one image's probabilities, CAM and review; asks for CAMs of other classes."""
 
@@ -226,13 +220,13 @@ class ClassificationPanel(QWidget):
         code = self.spec.classes[order[0]]
         conf = float(self._probs[order[0]])
         self.chip.setText(code)
-        _set_style(self.chip, f"background: {theme.class_color(code).name()}; color: white;")
+        theme.set_style(self.chip, f"background: {theme.class_color(code).name()}; color: white;")
         self.chip.setVisible(True)
         self.class_name.setText(self.spec.class_names[order[0]] or full_name(code))
         self.confidence.setText(f"{conf:.1%}")
         reasons = self._reasons
         low = bool(reasons)
-        _set_style(self.confidence, f"color: {theme.WARN};" if low else "")
+        theme.set_style(self.confidence, f"color: {theme.WARN};" if low else "")
         runner = ""
         if len(order) > 1:
             second = order[1]

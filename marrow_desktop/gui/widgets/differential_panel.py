@@ -209,8 +209,7 @@ class DifferentialPanel(QWidget):
         self.progress.setFormat(f"{counted:,} of {target:,} cells counted" + (" ✓" if done else ""))
         chunk = theme.GOOD if done else theme.ACCENT
         style = f"QProgressBar::chunk {{ background: {chunk}; border-radius: 4px; }}"
-        if self.progress.styleSheet() != style:  # a new style sheet re-polishes: ~1 ms
-            self.progress.setStyleSheet(style)
+        theme.set_style(self.progress, style)
 
     def _fill_chart(self, rows: list[DifferentialRow]) -> None:
         n = len(rows)

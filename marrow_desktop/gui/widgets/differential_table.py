@@ -32,15 +32,6 @@ def count_pct(share: Share, counted: bool) -> str:
     return f"{share.count} · {100 * share.fraction:.1f}%"
 
 
-def interval_text(share: Share, counted: bool) -> str:
-    if not counted:
-        return "not counted"
-    if not share.total:
-        return ""
-    lo, hi = share.interval
-    return f"{100 * lo:.1f}–{100 * hi:.1f}"
-
-
 @dataclass(frozen=True)
 class TableRow:
     """One line of the table: its texts and how they look."""
@@ -65,7 +56,7 @@ def table_rows(d: Differential | None) -> list[TableRow]:
 def _class_row(row: DifferentialRow) -> TableRow:
     texts = (row.code, full_name(row.code), count_pct(row.ai, row.counted),
              count_pct(row.reviewed, row.counted), count_pct(row.final, row.counted),
-             interval_text(row.final, row.counted))
+             row.final.interval_text() if row.counted else "not counted")
     tip = ""
     if row.counted and row.final.total:
         tip = (f"{row.final.count} of {row.final.total} counted cells: {row.final.text()} "

@@ -25,6 +25,7 @@ from marrow_desktop.core.report import atomic_write
 from marrow_desktop.core.report_csv import CELLS_CSV, write_cells_csv
 from marrow_desktop.core.results import ImageResult
 from marrow_desktop.core.review import BLAST, NOT_COUNTED
+from marrow_desktop.core.text import printable
 
 SUMMARY_HTML = "report.html"
 #: File names of the cells still to review listed on the page (the CSV has them all).
@@ -175,8 +176,9 @@ def _context(report: CaseReport) -> dict[str, Any]:
 def summary_html(report: CaseReport, for_pdf: bool = False) -> str:
     """The summary page as text (see write_summary_html). for_pdf: the same page in the HTML
     subset Qt's text layout draws (tables instead of flex and grid; the chart as an image
-    named chart.svg, see chart_svg), for gui/report_pdf."""
-    return _ENV.get_template("report.html.j2").render(**_context(report), pdf=for_pdf)
+    named chart.svg, see chart_svg), for gui/report_pdf. File and folder names that are not
+    valid UTF-8 are written as \\xNN escapes (core.text.printable), as in the CSV."""
+    return printable(_ENV.get_template("report.html.j2").render(**_context(report), pdf=for_pdf))
 
 
 def chart_svg(report: CaseReport) -> str:

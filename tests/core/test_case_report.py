@@ -208,6 +208,20 @@ def test_user_text_is_escaped(tmp_path: Path) -> None:
     assert page.ids["sign-off"]["data-signed"] == "1"
 
 
+def test_names_that_are_not_utf8_are_written_escaped(tmp_path: Path) -> None:
+    """A file and a folder name read from a Latin-1 USB stick (surrogate escapes in Python)."""
+    results, reviews = _case()
+    folder = os.fsdecode(b"/cases/smear_\xe9")
+    results.append(ImageResult(path=os.fsdecode(b"/cases/smear_\xe9/cell_\xff.jpg"),
+                               content_sha256="sha-latin1", classes=SHIPPED_CLASSES,
+                               probabilities=np.full(7, 1 / 7, np.float32), quality=SHARP))
+    report = build_case_report(results, reviews, classes=SHIPPED_CLASSES, case_id=folder)
+    _, html_path = write_case_report(report, tmp_path)
+    page = html_path.read_text(encoding="utf-8")
+    assert "cell_\\xff.jpg" in page  # in the list still to review
+    assert read_report_html(html_path).ids["case-folder"]["text"] == "/cases/smear_\\xe9"
+
+
 def test_sign_off_and_audit_states(tmp_path: Path) -> None:
     db = tmp_path / "store.sqlite"
     with ResultStore(db) as store:

@@ -29,4 +29,6 @@ def test_openblas_runs_one_thread_unless_the_user_says_otherwise():
     if not threads:
         pytest.skip("numpy and OpenCV here use no OpenBLAS")
     assert set(threads) == {1}
-    assert set(_openblas_threads({**env, "OPENBLAS_NUM_THREADS": "2"})) == {2}
+    # the user's own setting stands (OpenCV's bundled OpenBLAS 0.3.3 in the clinic bundle's
+    # pinned opencv runs one thread whatever it is told; numpy's follows the setting)
+    assert max(_openblas_threads({**env, "OPENBLAS_NUM_THREADS": "2"})) == 2

@@ -110,6 +110,8 @@ def parse_map_args(args: Iterable[str]) -> dict[str, list[MapRule]]:
         if not sep or not name or not rest:
             raise DatasetError(f"--map {arg!r}: expected NAME:SRC=DST or NAME:FILE.json "
                                "(NAME is the data set's folder name)")
+        if "=" not in rest and not rest.lower().endswith(".json"):
+            raise DatasetError(f"--map {arg!r}: expected NAME:SRC=DST or NAME:FILE.json")
         rules = [parse_rule(rest)] if "=" in rest else read_map_file(rest)
         maps.setdefault(name, []).extend(rules)
     return maps

@@ -36,11 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def default_model() -> Path:
-    bundled = REPO / "models" / "rexnet150_matek7.json"
+    from marrow_desktop.core.paths import DEFAULT_MODEL, default_model_path
+
+    bundled = REPO / "models" / f"{DEFAULT_MODEL}.json"
     if bundled.is_file():
         return bundled
-    from marrow_desktop.core.paths import default_model_path
-
     return default_model_path()  # $MARROW_MODELS_DIR
 
 

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 
 from marrow_desktop.core.model_spec import load_model_spec
+from marrow_desktop.core.paths import DEFAULT_MODEL
 
-BUNDLED = Path(__file__).resolve().parents[2] / "models" / "rexnet150_matek7.json"
+BUNDLED = Path(__file__).resolve().parents[2] / "models" / f"{DEFAULT_MODEL}.json"
 
 
 @pytest.fixture(scope="session")
 def bundled_model() -> Path:
-    """The shipped model (skips while models/rexnet150_matek7.json is absent)."""
+    """The shipped model (skips while models/DEFAULT_MODEL.json is absent)."""
     if not BUNDLED.is_file():
-        pytest.skip("the bundled model models/rexnet150_matek7.json is not present yet")
+        pytest.skip(f"the bundled model models/{DEFAULT_MODEL}.json is not present yet")
     return BUNDLED
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from marrow_desktop.commands._batch_args import DEFAULT_BLUR_THRESHOLD
 from marrow_desktop.core.imageio import load_image
+from marrow_desktop.core.paths import DEFAULT_MODEL
 from marrow_desktop.core.quality import QualityThresholds
 from marrow_desktop.core.report import report_columns
 from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
@@ -122,4 +123,4 @@ def test_missing_default_model_says_what_to_do(sample_dir: Path, tmp_path: Path,
     monkeypatch.setenv("MARROW_MODELS_DIR", str(tmp_path / "no-models"))
     assert marrow("classify", sample_dir, "-o", tmp_path / "r.csv") == 2
     err = capsys.readouterr().err
-    assert "rexnet150_matek7.json" in err and "--model" in err
+    assert f"{DEFAULT_MODEL}.json" in err and "--model" in err

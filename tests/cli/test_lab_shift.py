@@ -12,6 +12,7 @@ import pytest
 
 from marrow_desktop.cli import main
 from marrow_desktop.core.model_spec import load_model_spec
+from marrow_desktop.core.paths import DEFAULT_MODEL
 from tests.cli.models import copy_model
 from tests.conftest import SHARED_DATA
 
@@ -114,8 +115,7 @@ def test_evaluate_gives_an_exported_model_its_statistics(bundled_model: Path, ma
                  "report", "--domain-stats", "-o", str(tmp_path / "ev"), "--no-progress"]) == 0
     with_stats = load_model_spec(model)
     assert with_stats.identity == identity
-    assert with_stats.files["domain"] == "rexnet150_matek7.domain.npz" or \
-        with_stats.files["domain"].endswith(".domain.npz")
+    assert with_stats.files["domain"] == f"{DEFAULT_MODEL}.domain.npz"
     assert (model.parent / with_stats.files["domain"]).is_file()
     assert with_stats.info["domain"]["threshold_images"] == 35  # 5 tune cells of each class
 
@@ -143,7 +143,7 @@ def test_adapt_end_to_end_and_models(bundled_model: Path, pbc8: Path, tmp_path: 
     assert len(rows) == 30 and all(r["model_sha256"] == spec.identity for r in rows)
     assert main(["models", "remove", name]) == 0
     assert "removed" in capsys.readouterr().out
-    assert main(["models", "remove", "rexnet150_matek7"]) == 2
+    assert main(["models", "remove", DEFAULT_MODEL]) == 2
     assert "bundled model and cannot be removed" in capsys.readouterr().err
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from marrow_desktop.core.paths import DEFAULT_MODEL
 from marrow_desktop.core.selective import (
     CONFIDENCE_GRID,
     MARGIN_GRID,
@@ -18,7 +19,7 @@ from marrow_desktop.core.selective import (
     selective_table,
 )
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "rexnet150_matek7.json"
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / f"{DEFAULT_MODEL}.json"
 
 # confidence, margin (top-1 minus top-2), correct
 PROBS = np.array([

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from marrow_desktop.core.paths import DEFAULT_MODEL
 from marrow_desktop.core.review import EXCLUDED, case_id_for
 from marrow_desktop.gui.widgets.differential_table import HEADERS
 from tests.cli.helpers import read_report_html
@@ -82,7 +83,7 @@ def test_keyboard_review_is_stored_with_its_audit_trail(qtbot, window):
     assert [(e.previous, e.new) for e in trail] == [
         ("", "MON"), ("MON", "BLA"), ("BLA", EXCLUDED), (EXCLUDED, "")]
     assert {e.who for e in trail} == {"Dr. Test"}
-    assert {e.model_name for e in trail} == {"rexnet150_matek7"}
+    assert {e.model_name for e in trail} == {DEFAULT_MODEL}
     assert all(e.model_sha256 == window.session.model_sha256 for e in trail)
     assert store.verify_case(case).ok
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from marrow_desktop.core.paths import DEFAULT_MODEL
+
 REPO = Path(__file__).resolve().parents[2]
 PACKAGING = REPO / "packaging"
 sys.path.insert(0, str(PACKAGING))
@@ -130,7 +132,7 @@ def test_pruned(dest: str) -> None:
     "PySide6/Qt/plugins/platforms/libqoffscreen.so", "PySide6/plugins/platforms/qwindows.dll",
     "PySide6/Qt/plugins/imageformats/libqsvg.so", "PySide6/Qt/plugins/iconengines/libqsvgicon.so",
     "onnxruntime/capi/onnxruntime_pybind11_state.pyd", "cv2/cv2.abi3.so",
-    "numpy.libs/libscipy_openblas64_.so", "models/rexnet150_matek7.onnx",
+    "numpy.libs/libscipy_openblas64_.so", f"models/{DEFAULT_MODEL}.onnx",
     "resources/samples/BLA_00851.jpg", "resources/icons/marrow.svg",
 ])
 def test_kept(dest: str) -> None:

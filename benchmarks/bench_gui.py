@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-seconds", type=float, default=20.0)
     parser.add_argument("--model", help="model .json (default: bundled / $MARROW_MODELS_DIR)")
     parser.add_argument("--screenshots", metavar="DIR", help="save screenshots of the samples")
+    parser.add_argument("--window-size", default="1280x800", metavar="WxH",
+                        help="window size of the screenshots (e.g. 1366x768)")
     parser.add_argument("--idle", action="store_true",
                         help="no scrolling or selecting while the batch runs")
     args = parser.parse_args(argv)
@@ -168,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     settings.overrides["backend"] = "onnx"
 
     if args.screenshots:
-        return screenshots(app, settings, Path(args.screenshots))
+        width, height = (int(v) for v in args.window_size.lower().split("x"))
+        return screenshots(app, settings, Path(args.screenshots), (width, height))
 
     t = time.perf_counter()
     folder = make_folder(work, args.images)
@@ -348,15 +351,15 @@ def analysed(window, path: str) -> bool:
     return analysis is not None and analysis.path == path
 
 
-def screenshots(app, settings, out: Path) -> int:
-    """The bundled samples, classified, at 1280 x 800: main view and the quality inspector."""
+def screenshots(app, settings, out: Path, size: tuple[int, int] = (1280, 800)) -> int:
+    """The bundled samples, classified, at `size`: main view and the quality inspector."""
     from marrow_desktop.core.paths import samples_dir
     from marrow_desktop.gui.main_window import MainWindow
     from marrow_desktop.gui.widgets.review_bar import CONFIRM
 
     out.mkdir(parents=True, exist_ok=True)
     window = MainWindow(settings)
-    window.resize(1280, 800)
+    window.resize(*size)
     window.show()
     window.start(str(samples_dir()))
     wait(app, lambda: window.model.total() > 0 and not window.session.model_loading, 60)

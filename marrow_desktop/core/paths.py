@@ -8,7 +8,7 @@ from pathlib import Path
 
 MODEL_DIR_ENV = "MARROW_MODELS_DIR"
 #: The shipped model's file stem in models/ (bundles, the wheel and the default all use it).
-DEFAULT_MODEL = "rexnet150_matek7"
+DEFAULT_MODEL = "rexnet150_marrow8"
 
 
 def app_root() -> Path:

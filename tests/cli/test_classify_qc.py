@@ -9,10 +9,10 @@ import pytest
 
 from marrow_desktop.commands._batch_args import DEFAULT_BLUR_THRESHOLD
 from marrow_desktop.core.imageio import load_image
+from marrow_desktop.core.model_spec import load_model_spec
 from marrow_desktop.core.paths import DEFAULT_MODEL
 from marrow_desktop.core.quality import QualityThresholds
 from marrow_desktop.core.report import report_columns
-from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
 from tests.cli.helpers import by_name, marrow, read_report
 from tests.cli.models import broken_models
 from tests.conftest import copy_images
@@ -66,12 +66,13 @@ def test_classify_summary_and_columns(sample_dir: Path, tmp_path: Path, model_js
     assert marrow("classify", sample_dir, "-o", out, "--model", model_json, "--no-progress",
                   "--threads", "1", "--batch-size", "5") == 0
     rows = read_report(out)
-    assert list(rows[0]) == report_columns(SHIPPED_CLASSES)
+    classes = load_model_spec(model_json).classes
+    assert list(rows[0]) == report_columns(classes)
     assert len(rows) == 21 and all(r["status"] == "ok" for r in rows)
     for r in rows:
-        probs = [float(r[f"prob_{c}"]) for c in SHIPPED_CLASSES]
+        probs = [float(r[f"prob_{c}"]) for c in classes]
         assert abs(sum(probs) - 1) < 1e-4
-        assert r["predicted_class"] == SHIPPED_CLASSES[probs.index(max(probs))]
+        assert r["predicted_class"] == classes[probs.index(max(probs))]
         assert len(r["model_sha256"]) == 64
     text = capsys.readouterr().out
     counts = text.split("predicted: ")[1].splitlines()[0]

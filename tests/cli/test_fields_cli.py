@@ -12,10 +12,10 @@ import pytest
 from marrow_desktop.core.cells import cell_id
 from marrow_desktop.core.hashing import sha256_file
 from marrow_desktop.core.imageio import load_image
+from marrow_desktop.core.model_spec import load_model_spec
 from marrow_desktop.core.report import FIELD_COLUMNS, report_columns
 from marrow_desktop.core.review import case_id_for
 from marrow_desktop.core.store import ResultStore
-from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
 from tests.cli.helpers import by_name, marrow, read_report
 from tests.conftest import REPO
 
@@ -44,14 +44,15 @@ def test_one_row_per_found_cell_with_its_box_and_crop(fields: Path, tmp_path: Pa
     assert _classify(fields, out, bundled_model, "--crops-dir", crops,
                      "--store", tmp_path / "s.sqlite") == 0
     rows = read_report(out)
-    assert list(rows[0]) == report_columns(SHIPPED_CLASSES, fields=True)
+    classes = load_model_spec(bundled_model).classes
+    assert list(rows[0]) == report_columns(classes, fields=True)
     named = by_name(rows)  # one cell in each bundled field: one row per file
     assert len(rows) == 5
     assert named["black.png"]["status"] == "error" and "uniform" in named["black.png"]["error"]
     assert named["broken.jpg"]["status"] == "error"
     for name in ("BloodImage_00000.jpg", "BloodImage_00002.jpg", "BloodImage_00193.jpg"):
         row = named[name]
-        assert row["status"] == "ok" and row["predicted_class"] in SHIPPED_CLASSES
+        assert row["status"] == "ok" and row["predicted_class"] in classes
         assert row["source_path"] == str(fields / name) == row["path"]
         assert row["scale_source"] == "measured" and 0.05 < float(row["um_per_px"]) < 0.09
         side = int(row["box_w"])

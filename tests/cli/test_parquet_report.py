@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from marrow_desktop.core.model_spec import load_model_spec
 from marrow_desktop.core.report import report_columns
 from marrow_desktop.core.report_parquet import parquet_rows
-from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
 from tests.cli.helpers import marrow, read_report
 from tests.conftest import copy_images
 
@@ -34,7 +34,7 @@ def test_parquet_holds_the_csv_reports_rows(folder: Path, tmp_path: Path,
     assert _run(folder, csv_out, bundled_model) == 0
     assert _run(folder, pq_out, bundled_model) == 0
     rows = list(parquet_rows(pq_out))
-    assert list(rows[0]) == report_columns(SHIPPED_CLASSES)
+    assert list(rows[0]) == report_columns(load_model_spec(bundled_model).classes)
     assert rows == read_report(csv_out)
     assert not pq_out.with_name("r.parquet.part").exists()
 

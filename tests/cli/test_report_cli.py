@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from marrow_desktop.core.hashing import sha256_file
+from marrow_desktop.core.model_spec import load_model_spec
 from marrow_desktop.core.review import EXCLUDED, case_id_for
 from marrow_desktop.core.store import ResultStore
 from marrow_desktop.core.taxonomy import SHIPPED_CLASSES
@@ -88,7 +89,8 @@ def test_report_numbers_match_the_csv(case: Path, tmp_path: Path, bundled_model:
     assert page.ids["sign-off"]["data-signed"] == "0"
     assert page.ids["audit"]["data-status"] == "intact"
     assert page.ids["case-folder"]["text"] == case_id_for([str(case)])
-    assert page.ids["selective"]["text"].startswith("On the 600 validation images")
+    table_images = load_model_spec(bundled_model).info["validation_selective"]["images"]
+    assert page.ids["selective"]["text"].startswith(f"On the {table_images} validation images")
     # the printed summary
     assert "22 images, 21 classified, 1 errors" in text
     assert f"blasts: {final['BLA']} of {counted} = {100 * final['BLA'] / counted:.1f}%" in text

@@ -99,12 +99,12 @@ def test_digits_typed_into_the_search_field_do_not_review(qtbot, window):
 
 def test_differential_and_intervals_match_hand_computed_values(qtbot, window):
     d = window.reviews.current_differential()
-    assert (d.ai_total, d.final_total, d.not_counted) == (17, 17, {"NIF": 4})
+    assert (d.ai_total, d.final_total, d.not_counted) == (18, 18, {"NIF": 3})
     rows = _table(window)
-    assert rows["BLA"][4] == "3 · 17.6%"
-    # Wilson 95% for 3/17: centre (0.17647 + 0.11299) / 1.22597 = 0.23611, half 0.17418
-    assert rows["BLA"][5] == "6.2–41.0"
-    assert window.differential.blast_value.text() == "17.6%"
+    assert rows["BLA"][4] == "3 · 16.7%"
+    # Wilson 95% for 3/18: centre (0.16667 + 0.10671) / 1.21341 = 0.22529, half 0.16693
+    assert rows["BLA"][5] == "5.8–39.2"
+    assert window.differential.blast_value.text() == "16.7%"
 
     window.browser.select_path(_path(window, "MON_00893.jpg"))
     _key(qtbot, window, Qt.Key.Key_4)  # BLA -> MON
@@ -112,13 +112,14 @@ def test_differential_and_intervals_match_hand_computed_values(qtbot, window):
     _key(qtbot, window, Qt.Key.Key_0)  # excluded
     window.reviews.refresh_counts()
     rows = _table(window)
-    # final: BLA 2, MON 4, LYT 1 of 16 counted; 2/16: centre 0.19434, half 0.16214
-    assert rows["Total"][4] == "16"
-    assert rows["BLA"][4] == "2 · 12.5%" and rows["BLA"][5] == "3.5–36.0"
-    assert rows["MON"][4] == "4 · 25.0%" and rows["LYT"][4] == "1 · 6.2%"
+    # final: BLA 2, MON 5, LYT 2 of 17 counted; 2/17: centre (0.11765 + 0.11298) / 1.22597
+    # = 0.18812, half 0.15524
+    assert rows["Total"][4] == "17"
+    assert rows["BLA"][4] == "2 · 11.8%" and rows["BLA"][5] == "3.3–34.3"
+    assert rows["MON"][4] == "5 · 29.4%" and rows["LYT"][4] == "2 · 11.8%"
     assert rows["MON"][3] == "1 · 100.0%"  # the only counted reviewed cell
-    assert window.differential.blast_value.text() == "12.5%"
-    assert "16 of 200" in window.differential.progress.format()
+    assert window.differential.blast_value.text() == "11.8%"
+    assert "17 of 200" in window.differential.progress.format()
 
 
 def test_review_queue_lists_uncertain_cells_first(qtbot, window):
@@ -126,7 +127,7 @@ def test_review_queue_lists_uncertain_cells_first(qtbot, window):
     assert needs == unreviewed > 0
     assert f"{unreviewed} of {needs}" in window.browser.queue_label.text().replace("<b>", "") \
         .replace("</b>", "")
-    assert "91.2% correct" in window.differential.queue_detail.text()  # validation figure
+    assert "92.2% correct" in window.differential.queue_detail.text()  # validation figure
     window.actions.next_in_queue.trigger()
     first = window.browser.current_path()
     assert window.model.needs_review(window.model.item_for(first))
@@ -151,9 +152,9 @@ def test_sign_off_freezes_the_case_until_reopened(qtbot, window):
     with qtbot.waitSignal(window.cases.dialogOpened, timeout=5000) as opened:
         window.cases.sign_off()
     dialog = opened.args[0]
-    assert "17 cells counted" in dialog.summary.text()
+    assert "18 cells counted" in dialog.summary.text()
     assert "needing review are not reviewed" in dialog.warning.text()  # the queue is not done
-    assert "17 of the 200 target cells counted" in dialog.warning.text()
+    assert "18 of the 200 target cells counted" in dialog.warning.text()
     assert dialog.name() == "Dr. Test"
     dialog.name_edit.setText("Dr. Ada Lovelace")
     assert not dialog.ok_button.isEnabled()  # unmet criteria need an override reason
@@ -251,7 +252,7 @@ def test_exported_report_numbers_match_the_csv(qtbot, window, tmp_path):
     assert len(rows) == 21
     finals = [r["final_class"] for r in rows]
     counted = [c for c in finals if c not in (EXCLUDED, "NIF")]
-    assert int(page.ids["final-total"]["text"].strip().replace(",", "")) == len(counted) == 16
+    assert int(page.ids["final-total"]["text"].strip().replace(",", "")) == len(counted) == 17
     for code in ("BLA", "EOS", "LYT", "MON", "NGS", "PMO"):
         cell = page.cells[(code, "final-count")]
         assert int(float(cell["data-value"])) == counted.count(code)

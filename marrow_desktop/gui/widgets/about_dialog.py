@@ -20,7 +20,9 @@ from marrow_desktop.gui import theme
 DATA_CREDIT = (
     "The model was trained on, and the sample images come from, the bone-marrow cytology "
     "collection of Matek et al. (2021), The Cancer Imaging Archive, "
-    "https://doi.org/10.7937/TCIA.AXH3-T579, licensed CC BY 4.0."
+    "https://doi.org/10.7937/TCIA.AXH3-T579, licensed CC BY 4.0. It was also trained on the "
+    "peripheral blood cell images of Acevedo et al. (2020), Data in Brief 30, "
+    "https://doi.org/10.17632/snkd93bnjr.1, licensed CC BY 4.0."
 )
 
 

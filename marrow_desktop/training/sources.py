@@ -107,11 +107,9 @@ def parse_map_args(args: Iterable[str]) -> dict[str, list[MapRule]]:
     maps: dict[str, list[MapRule]] = {}
     for arg in args:
         name, sep, rest = arg.partition(":")
-        if not sep or not name or not rest:
+        if not sep or not name or ("=" not in rest and not rest.lower().endswith(".json")):
             raise DatasetError(f"--map {arg!r}: expected NAME:SRC=DST or NAME:FILE.json "
                                "(NAME is the data set's folder name)")
-        if "=" not in rest and not rest.lower().endswith(".json"):
-            raise DatasetError(f"--map {arg!r}: expected NAME:SRC=DST or NAME:FILE.json")
         rules = [parse_rule(rest)] if "=" in rest else read_map_file(rest)
         maps.setdefault(name, []).extend(rules)
     return maps

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import pytest
 
 from marrow_desktop.cli import main
@@ -72,6 +73,24 @@ def test_another_labs_case_gets_the_verdict(bundled_model: Path, pbc8: Path, tmp
     assert "WARNING: These images look unlike the model's training images" in text
     rows = _rows(out)
     assert sum(r["in_domain"] == "0" for r in rows) >= 30
+    assert all("unfamiliar" in r["review_reasons"] for r in rows if r["in_domain"] == "0")
+
+
+def test_a_case_in_another_stain_gets_the_verdict(bundled_model: Path, sample_paths: list[Path],
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    """The bundled cells with blue and green swapped: a stain neither training lab uses (the
+    shipped model's training labs are its own, so this case stands in for another lab)."""
+    case = tmp_path / "case"
+    case.mkdir()
+    for path in sample_paths:
+        cv2.imwrite(str(case / path.name), cv2.imread(str(path))[:, :, [1, 0, 2]])
+    out = tmp_path / "r.csv"
+    assert main(["classify", str(case), "-o", str(out), "--no-progress", "--no-store"]) == 0
+    assert "WARNING: These images look unlike the model's training images" in \
+        capsys.readouterr().out
+    rows = _rows(out)
+    assert sum(r["in_domain"] == "0" for r in rows) >= 18
     assert all("unfamiliar" in r["review_reasons"] for r in rows if r["in_domain"] == "0")
 
 
